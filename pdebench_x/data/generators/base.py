@@ -1,0 +1,114 @@
+"""What every dataset generator provides, and how per-sample randomness is derived.
+
+A generator is pure numerics: it knows its PDE, its grid and its solver, and nothing about
+files, splits or processes. The build driver (:mod:`pdebench_x.data.build`) asks it to
+describe its output once and to solve batches of samples, each sample identified by its own
+``numpy.random.SeedSequence`` so that a sample never depends on its batch, shard, device or
+worker.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+SPLITS = ("train", "valid", "test")
+SPLIT_IDS = {name: i for i, name in enumerate(SPLITS)}
+
+
+def sample_seed(seed: int, split: str, index: int) -> np.random.SeedSequence:
+    """The random stream of one sample: a function of (seed, split, index) alone.
+
+    Splits get disjoint streams by construction (the split id is part of the entropy).
+    """
+    return np.random.SeedSequence([int(seed), SPLIT_IDS[split], int(index)])
+
+
+@dataclass
+class FieldInfo:
+    """One stored field.
+
+    order 0: scalar field, stored under ``t0_fields/<name>`` as [B, T, X, Y] (or [B, X, Y]
+    when not time-varying); order 1: vector field under ``t1_fields/<name>`` as
+    [B, T, X, Y, 2] (or [B, X, Y, 2]).
+    """
+
+    name: str
+    order: int = 0
+    time_varying: bool = True
+    description: str = ""
+
+    def channel_names(self) -> list[str]:
+        """Names of the channels this field contributes when flattened (velocity -> velocity_x, velocity_y)."""
+        if self.order == 0:
+            return [self.name]
+        return [f"{self.name}_{axis}" for axis in ("x", "y")]
+
+
+@dataclass
+class BoundaryInfo:
+    """One boundary condition in The Well's terms: bc_type in {periodic, wall, open, dirichlet}."""
+
+    name: str
+    bc_type: str
+    associated_dims: list[str]
+    associated_fields: list[str]
+
+
+@dataclass
+class DatasetDescription:
+    """Everything about a generated dataset that does not vary per sample (or says how it does).
+
+    ``scalars`` are constants of the whole dataset (e.g. viscosity of a fixed-viscosity set);
+    ``per_sample_scalars`` name the scalars the generator returns per sample (parameter-varying
+    presets). ``equation`` is the governing equation as text, coefficients included, with
+    ``{name}`` placeholders for per-sample scalars.
+    """
+
+    family: str
+    x: np.ndarray
+    y: np.ndarray
+    fields: list[FieldInfo]
+    boundary_conditions: list[BoundaryInfo]
+    times: np.ndarray | None = None
+    scalars: dict[str, float] = field(default_factory=dict)
+    per_sample_scalars: list[str] = field(default_factory=list)
+    equation: str = ""
+    grid_type: str = "cartesian"
+
+
+class Generator(ABC):
+    """Base class of the per-family generators.
+
+    Subclasses set ``family`` and ``version`` (bump the version whenever the numbers a given
+    seed produces change) and take their settings as keyword arguments (the data config's
+    preset, merged with the user's overrides).
+    """
+
+    family: str = ""
+    version: str = "0"
+    #: "processes": the driver spreads chunks over a process pool (numpy/scipy solvers);
+    #: "threads": the generator is batched and multithreaded itself (torch solvers).
+    parallelism: str = "processes"
+
+    def __init__(self, **settings: Any) -> None:
+        self.settings = dict(settings)
+
+    @abstractmethod
+    def describe(self) -> DatasetDescription:
+        """Grid, time axis, fields, boundary conditions, constant scalars, equation."""
+
+    @abstractmethod
+    def generate(self, seeds: list[np.random.SeedSequence]) -> dict[str, np.ndarray]:
+        """Solve one sample per seed.
+
+        Returns a dict with one array per field of ``describe().fields`` (leading batch axis,
+        shapes as in :class:`FieldInfo`, float32 or float64) and one array [B] per name in
+        ``describe().per_sample_scalars``.
+        """
+
+    def solver_settings(self) -> dict[str, Any]:
+        """Settings recorded in the file's attributes (defaults to all settings)."""
+        return dict(self.settings)
