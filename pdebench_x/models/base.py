@@ -23,10 +23,26 @@ class OperatorModel(nn.Module):
     """Base class: stores the window shapes and offers the channel-flattening helpers.
 
     Class attributes a model may override:
-      ``needs_cond``: the model reads ``cond`` (e.g. PROSE's equation tokens).
+      ``needs_cond``: the model reads ``cond``. The task then passes
+        ``cond = {"family": str, "scalars": {name: Tensor[B]}}`` holding every scalar of the
+        sample (the dataset's constants broadcast, and the per-sample ones), from which a
+        model such as PROSE builds its equation tokens.
     """
 
     needs_cond: bool = False
+
+    def forward_with_aux(self, x: torch.Tensor, cond: dict | None = None
+                         ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Prediction plus extra, already weighted loss terms the task adds to its loss.
+
+        Models with auxiliary objectives (PROSE's symbol cross-entropy) override this; the
+        task logs each term under its key and adds them all to the data loss.
+        """
+        return self(x, cond), {}
+
+    def extra_metrics(self, x: torch.Tensor, cond: dict | None = None) -> dict[str, torch.Tensor]:
+        """Per-sample metrics beyond the field metrics (e.g. symbol accuracy), each [B]."""
+        return {}
 
     def __init__(self, in_steps: int, in_channels: int, out_steps: int, out_channels: int,
                  padding: str = "zeros") -> None:
