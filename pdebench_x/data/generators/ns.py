@@ -1,0 +1,492 @@
+"""2D incompressible Navier–Stokes in vorticity form on the unit torus (the FNO data set).
+
+PDE, on (x, y) in [0, 1)^2 with periodic boundaries::
+
+    w_t + u . grad w = nu Lap w + f,      u = (psi_y, -psi_x),      -Lap psi = w,
+    f(x, y) = A (sin 2 pi (x + y) + cos 2 pi (x + y))
+
+(A = ``forcing_amplitude``, 0.1 in the FNO data). Arrays are indexed [x, y] on the grid
+``linspace(0, 1, s + 1)[:-1]`` in both directions.
+
+Initial vorticity (the 2020 FNO ``GaussianRF(2, s, alpha=2.5, tau=7)``)::
+
+    c_k = s^2 sqrt(2) sigma (4 pi^2 |k|^2 + tau^2)^(-alpha/2) (a_k + i b_k),  a_k, b_k ~ N(0, 1),
+    sigma = tau^(alpha - 1),  c_0 = 0,       w0 = Re(ifft2(c)),
+
+with k in {-s/2, ..., s/2 - 1}^2. Its pointwise variance is
+2 sigma^2 sum_{k != 0} (4 pi^2 |k|^2 + tau^2)^(-alpha), i.e. a standard deviation of about 0.27.
+The noise is always drawn on an ``ic_resolution`` grid (256, the FNO's) and the field is
+spectrally truncated (or zero-padded) to the solve grid, so a seed gives the same initial
+field, up to its band limit, whatever grid it is solved on.
+
+Scheme: Fourier pseudo-spectral in space with the 2/3 rule (the nonlinear term is formed from
+the modes |k_x|, |k_y| < s/3 and projected back onto them, so it is free of aliasing), the
+viscous term integrated exactly by the integrating factor exp(-nu |K|^2 t) (K = 2 pi k), and
+the rest (advection and forcing) by the classical RK4 applied to the transformed variable
+(Lawson's IF-RK4, fourth order). For w_hat' = L w_hat + G(w_hat), L = -nu |K|^2,
+E = exp(L h / 2), one step is::
+
+    k1 = G(w),  k2 = G(E (w + h/2 k1)),  k3 = G(E w + h/2 k2),  k4 = G(E^2 w + h E k3),
+    w <- E^2 w + h/6 (E^2 k1 + 2 E (k2 + k3) + k4).
+
+The step is chosen per sample from its own CFL number, h <= cfl dx / max(|u| + |v|) and
+h <= max_dt, and shortened evenly so each sample lands exactly on every output time; samples
+of a batch with different steps advance together through a per-sample step tensor, so a sample
+does not depend on its batch. The advection term is evaluated in the conservative form
+div(u w) (equal to u . grad w as div u = 0 spectrally), which keeps the mean vorticity exactly
+zero.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from pdebench_x.data.generators.base import (
+    BoundaryInfo,
+    DatasetDescription,
+    FieldInfo,
+    Generator,
+)
+
+#: Default largest step. IF-RK4 temporal error at nu = 1e-3, 64^2 with this cap is ~1e-6
+#: relative at t = 1, far below the spatial error (see tests/test_ns_generator.py, datasets/ns.md).
+DEFAULT_MAX_DT = 0.05
+#: Default CFL number, dt * max(|u| + |v|) / dx. The RK4 stability limit for the
+#: 2/3-dealiased advection operator is about 1.35 in these units.
+DEFAULT_CFL = 0.5
+
+
+# --------------------------------------------------------------------------------------------
+# Initial condition and forcing
+# --------------------------------------------------------------------------------------------
+def gaussian_random_field(
+    rng: np.random.Generator, size: int, alpha: float = 2.5, tau: float = 7.0
+) -> np.ndarray:
+    """One sample of the 2020 FNO Gaussian random field on a ``size`` x ``size`` periodic grid.
+
+    w = Re(ifft2(c)), c_k = size^2 sqrt(2) tau^(alpha-1) (4 pi^2 |k|^2 + tau^2)^(-alpha/2)
+    (a_k + i b_k), a_k, b_k ~ N(0, 1) independent, c_0 = 0. Returns float64 [size, size].
+    """
+    if size < 2 or size % 2:
+        raise ValueError(f"GRF size must be an even integer >= 2, got {size!r}")
+    k = np.fft.fftfreq(size, d=1.0 / size)  # 0..size/2-1, -size/2..-1 (the reference's order)
+    k2 = k[:, None] ** 2 + k[None, :] ** 2
+    sigma = tau ** (alpha - 1.0)  # tau^(0.5 (2 alpha - dim)) with dim = 2
+    sqrt_eig = size**2 * math.sqrt(2.0) * sigma * (4.0 * math.pi**2 * k2 + tau**2) ** (-alpha / 2.0)
+    sqrt_eig[0, 0] = 0.0
+    z = rng.standard_normal((2, size, size))
+    return np.fft.ifft2(sqrt_eig * (z[0] + 1j * z[1])).real
+
+
+def spectral_resample(field: np.ndarray, n: int) -> np.ndarray:
+    """Trigonometric interpolation of periodic ``field`` [..., S, S] onto an n x n grid.
+
+    Keeps the Fourier modes with |k_x|, |k_y| < min(S, n) / 2 (Nyquist modes dropped so the
+    result is an exact real trigonometric polynomial) and rescales by (n / S)^2. For n >= S this
+    is exact interpolation of the band-limited field; for n < S it is spectral truncation.
+    """
+    field = np.asarray(field, dtype=np.float64)
+    S = field.shape[-1]
+    if field.shape[-2] != S or n < 2 or n % 2:
+        raise ValueError(f"spectral_resample needs square [..., S, S] input and even n, got "
+                         f"{field.shape} -> {n}")
+    F = np.fft.rfft2(field)
+    out = np.zeros(field.shape[:-2] + (n, n // 2 + 1), dtype=np.complex128)
+    m = min(S, n) // 2  # modes 0..m-1 and -(m-1)..-1 are kept
+    out[..., :m, :m] = F[..., :m, :m]
+    if m > 1:
+        out[..., -(m - 1):, :m] = F[..., -(m - 1):, :m]
+    return np.fft.irfft2(out * (n / S) ** 2, s=(n, n))
+
+
+def forcing_pattern(n: int, amplitude: float = 1.0) -> np.ndarray:
+    """A (sin 2 pi (x + y) + cos 2 pi (x + y)) on the n x n grid, float64 [n, n] indexed [x, y]."""
+    x = np.linspace(0.0, 1.0, n + 1)[:-1]
+    s = 2.0 * math.pi * (x[:, None] + x[None, :])
+    return amplitude * (np.sin(s) + np.cos(s))
+
+
+# --------------------------------------------------------------------------------------------
+# Pseudo-spectral solver
+# --------------------------------------------------------------------------------------------
+class _Spectral:
+    """Wavenumber tensors for rfft2 layout [..., n (x), n/2 + 1 (y)]."""
+
+    def __init__(self, n: int, device: torch.device, dtype: torch.dtype) -> None:
+        kx = torch.fft.fftfreq(n, d=1.0 / n, dtype=torch.float64, device=device)
+        ky = torch.fft.rfftfreq(n, d=1.0 / n, dtype=torch.float64, device=device)
+        kx2, ky2 = torch.meshgrid(kx, ky, indexing="ij")
+        nyq = (kx2.abs() == n // 2) | (ky2 == n // 2)
+        self.n = n
+        #: |K|^2 = 4 pi^2 |k|^2, the symbol of -Lap
+        self.k2 = (4.0 * math.pi**2 * (kx2**2 + ky2**2)).to(dtype)
+        inv = torch.where(self.k2 > 0, 1.0 / torch.where(self.k2 > 0, self.k2, 1.0), 0.0)
+        self.inv_k2 = inv.to(dtype)  # -Lap^{-1}, zero mean mode
+        # i K for derivatives; Nyquist modes get 0 (their derivative is not real-representable)
+        two_pi_i = 2j * math.pi
+        cdtype = torch.complex64 if dtype == torch.float32 else torch.complex128
+        self.dx = (two_pi_i * torch.where(nyq, 0.0, kx2)).to(cdtype)
+        self.dy = (two_pi_i * torch.where(nyq, 0.0, ky2)).to(cdtype)
+        # 2/3 rule: modes 3|k| < n are free of aliasing in a quadratic product
+        self.dealias = ((3 * kx2.abs() < n) & (3 * ky2 < n)).to(dtype)
+        self.keep = (~nyq).to(dtype)  # zero the Nyquist modes of the state
+
+
+@dataclass
+class NSSolution:
+    """Output of :func:`solve_vorticity`.
+
+    vorticity [B, T, m, m], velocity [B, T, m, m, 2] (None unless asked), with m = n // subsample;
+    steps [B]: number of IF-RK4 steps each sample took.
+    """
+
+    vorticity: torch.Tensor
+    velocity: torch.Tensor | None
+    steps: torch.Tensor
+
+
+def _as_batch(a: Any, name: str, dtype: torch.dtype | None, device: torch.device | None) -> torch.Tensor:
+    t = torch.as_tensor(a, dtype=dtype, device=device)
+    if t.dim() == 2:
+        t = t.unsqueeze(0)
+    if t.dim() != 3 or t.shape[-1] != t.shape[-2]:
+        raise ValueError(f"{name} must be [n, n] or [B, n, n] (square periodic grid), got {tuple(t.shape)}")
+    return t
+
+
+def _to_spectral(w: torch.Tensor, name: str, sp: _Spectral) -> torch.Tensor:
+    """rfft2 of a zero-mean field with the mean and Nyquist modes removed."""
+    scale = w.abs().amax(dim=(-2, -1)).clamp_min(torch.finfo(w.dtype).tiny)
+    mean = w.mean(dim=(-2, -1))
+    if bool((mean.abs() > 1e-5 * scale).any()):
+        raise ValueError(
+            f"{name} has a nonzero mean (max |mean|/max|field| = "
+            f"{(mean.abs() / scale).max().item():.2e}); on the torus the vorticity and the forcing "
+            "must have zero mean: subtract the mean first")
+    w_hat = torch.fft.rfft2(w) * sp.keep
+    w_hat[..., 0, 0] = 0
+    return w_hat
+
+
+def _physical(w_hat: torch.Tensor, sp: _Spectral, masked: bool) -> torch.Tensor:
+    """[w, u, v] in physical space, [B, 3, n, n], u = psi_y, v = -psi_x, psi_hat = w_hat / |K|^2.
+
+    One irfft2 over a stacked batch of 3B transforms (also keeps the FFT on its batched code path
+    when B = 1, which makes the result bitwise independent of the batch size).
+    """
+    if masked:
+        w_hat = w_hat * sp.dealias
+    psi = w_hat * sp.inv_k2
+    stacked = torch.stack((w_hat, sp.dy * psi, -(sp.dx * psi)), dim=1)
+    return torch.fft.irfft2(stacked, s=(sp.n, sp.n))
+
+
+def _rhs(w_hat: torch.Tensor, f_hat: torch.Tensor, sp: _Spectral) -> tuple[torch.Tensor, torch.Tensor]:
+    """G(w_hat) = -P div(u w) + f_hat (P: 2/3 projection) and max(|u| + |v|) per sample."""
+    wuv = _physical(w_hat, sp, masked=True)
+    w, u, v = wuv[:, 0], wuv[:, 1], wuv[:, 2]
+    flux = torch.fft.rfft2(torch.stack((u * w, v * w), dim=1))
+    adv = (sp.dx * flux[:, 0] + sp.dy * flux[:, 1]) * sp.dealias
+    speed = (u.abs() + v.abs()).amax(dim=(-2, -1))
+    return f_hat - adv, speed
+
+
+def solve_vorticity(
+    w0: Any,
+    forcing: Any | None,
+    viscosity: float | Sequence[float] | torch.Tensor,
+    times: Sequence[float],
+    *,
+    cfl: float = DEFAULT_CFL,
+    max_dt: float = DEFAULT_MAX_DT,
+    dt: float | None = None,
+    subsample: int = 1,
+    return_velocity: bool = False,
+) -> NSSolution:
+    """Solve w_t + u . grad w = nu Lap w + f from w(0) = w0 and return w at ``times``.
+
+    w0: [n, n] or [B, n, n] zero-mean vorticity on the grid linspace(0, 1, n+1)[:-1] (torch or
+    numpy; its dtype, float32 or float64, and device are the solver's). forcing: None, [n, n]
+    or [B, n, n] zero-mean, time-independent. viscosity: scalar or [B]. times: nondecreasing
+    output times >= 0 (a time 0 returns w0 itself, projected). Step per sample:
+    min(max_dt, cfl dx / max|u|+|v|) — or the fixed ``dt`` if given (for convergence studies) —
+    shortened to land on each output time. ``subsample``: store every k-th grid point ([::k]).
+    """
+    w0 = _as_batch(w0, "w0", None, None)
+    if w0.dtype not in (torch.float32, torch.float64):
+        w0 = w0.to(torch.float64) if w0.dtype != torch.float16 else w0.float()
+    dtype, device = w0.dtype, w0.device
+    B, n = w0.shape[0], w0.shape[-1]
+    if n % 2:
+        raise ValueError(f"grid size must be even, got {n}")
+    if subsample < 1 or n % subsample:
+        raise ValueError(f"subsample must be a positive divisor of the grid size {n}, got {subsample}")
+    if cfl <= 0 or max_dt <= 0 or (dt is not None and dt <= 0):
+        raise ValueError(f"cfl, max_dt and dt must be positive, got {cfl}, {max_dt}, {dt}")
+    times_np = np.asarray(times, dtype=np.float64).reshape(-1)
+    if times_np.size == 0 or times_np[0] < 0 or np.any(np.diff(times_np) < 0) or not np.all(np.isfinite(times_np)):
+        raise ValueError(f"times must be a nonempty nondecreasing sequence of finite values >= 0, got {times}")
+
+    sp = _Spectral(n, device, dtype)
+    w_hat = _to_spectral(w0, "w0", sp)
+    if forcing is None:
+        f_hat = torch.zeros_like(w_hat)
+    else:
+        f = _as_batch(forcing, "forcing", dtype, device)
+        if f.shape[-1] != n or f.shape[0] not in (1, B):
+            raise ValueError(f"forcing must be [n, n] or [B, n, n] with n={n}, B={B}; got {tuple(f.shape)}")
+        f_hat = _to_spectral(f, "forcing", sp).expand(B, -1, -1).contiguous()
+    nu = torch.as_tensor(viscosity, dtype=dtype, device=device).reshape(-1)
+    if nu.numel() == 1:
+        nu = nu.expand(B)
+    if nu.numel() != B or bool((nu < 0).any()):
+        raise ValueError(f"viscosity must be a nonnegative scalar or one value per sample ({B}), got {viscosity}")
+    lin = -nu[:, None, None] * sp.k2  # L = -nu |K|^2, [B, n, n/2+1]
+
+    h_grid = 1.0 / n
+    steps = torch.zeros(B, dtype=torch.int64, device=device)
+    frames_w, frames_u = [], []
+    t_now = 0.0
+    for t_out in times_np:
+        remaining = torch.full((B,), float(t_out) - t_now, dtype=torch.float64, device=device)
+        while True:
+            active = remaining > 0
+            idx = active.nonzero().squeeze(1)
+            if idx.numel() == 0:
+                break
+            whole = idx.numel() == B
+            w = w_hat if whole else w_hat[idx]
+            fh = f_hat if whole else f_hat[idx]
+            L = lin if whole else lin[idx]
+            rem = remaining[idx]
+
+            k1, speed = _rhs(w, fh, sp)
+            if not bool(torch.isfinite(speed).all()):
+                raise FloatingPointError(
+                    "Navier-Stokes solution blew up (non-finite velocity): lower cfl / max_dt or "
+                    "raise solve_resolution")
+            if dt is None:
+                target = torch.clamp(cfl * h_grid / speed.to(torch.float64), max=max_dt)
+            else:
+                target = torch.full_like(rem, dt)
+            # the tolerance keeps e.g. 1.0 / 0.1 = 10.000000000000002 from taking 11 steps
+            n_left = torch.ceil(rem / target - 1e-9).clamp_min(1)
+            h64 = rem / n_left
+            h = h64.to(dtype)[:, None, None]
+            E = torch.exp(L * (0.5 * h))
+            E2 = E * E
+            k2, _ = _rhs(E * (w + 0.5 * h * k1), fh, sp)
+            k3, _ = _rhs(E * w + 0.5 * h * k2, fh, sp)
+            k4, _ = _rhs(E2 * w + h * (E * k3), fh, sp)
+            w_new = E2 * w + (h / 6.0) * (E2 * k1 + 2.0 * E * (k2 + k3) + k4)
+            new_rem = torch.where(n_left == 1, torch.zeros_like(rem), rem - h64)
+            if whole:
+                w_hat, remaining = w_new, new_rem
+            else:
+                w_hat = w_hat.index_copy(0, idx, w_new)
+                remaining = remaining.index_copy(0, idx, new_rem)
+            steps = steps.index_add(0, idx, torch.ones_like(idx))
+        t_now = float(t_out)
+        wuv = _physical(w_hat, sp, masked=False)[..., ::subsample, ::subsample]
+        frames_w.append(wuv[:, 0])
+        if return_velocity:
+            frames_u.append(wuv[:, 1:].movedim(1, -1))
+    vort = torch.stack(frames_w, dim=1)
+    vel = torch.stack(frames_u, dim=1) if return_velocity else None
+    return NSSolution(vorticity=vort, velocity=vel, steps=steps)
+
+
+def velocity_from_vorticity(w: Any) -> torch.Tensor:
+    """u = (psi_y, -psi_x) with -Lap psi = w, spectrally. w [..., n, n] -> [..., n, n, 2]."""
+    w = torch.as_tensor(w)
+    lead = w.shape[:-2]
+    n = w.shape[-1]
+    wb = w.reshape(-1, n, n)
+    sp = _Spectral(n, wb.device, wb.dtype)
+    w_hat = torch.fft.rfft2(wb) * sp.keep
+    w_hat[..., 0, 0] = 0
+    uv = _physical(w_hat, sp, masked=False)[:, 1:]
+    return uv.movedim(1, -1).reshape(*lead, n, n, 2)
+
+
+# --------------------------------------------------------------------------------------------
+# Generator
+# --------------------------------------------------------------------------------------------
+_DEFAULTS: dict[str, Any] = {
+    "resolution": 64,
+    "solve_resolution": 64,
+    "ic_resolution": 256,
+    "viscosity": 1e-3,
+    "n_steps": 20,
+    "dt_out": 1.0,
+    "forcing_amplitude": 0.1,
+    "cfl": DEFAULT_CFL,
+    "max_dt": DEFAULT_MAX_DT,
+    "viscosity_range": None,
+    "forcing_range": None,
+    "ic_alpha": 2.5,
+    "ic_tau": 7.0,
+    "dtype": "float32",
+    "device": "cpu",
+}
+
+
+def _pair(value: Any, name: str, positive: bool) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    try:
+        lo, hi = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be None or a [lo, hi] pair of numbers, got {value!r}") from None
+    if not (lo <= hi) or (positive and lo <= 0) or (not positive and lo < 0):
+        raise ValueError(f"{name} must satisfy {'0 < ' if positive else '0 <= '}lo <= hi, got {value!r}")
+    return lo, hi
+
+
+class NavierStokesGenerator(Generator):
+    """The FNO Navier–Stokes data: vorticity and velocity from a GRF initial vorticity.
+
+    Settings (defaults): resolution=64 (stored grid), solve_resolution=64 (a multiple of
+    resolution; stored by [::k] subsampling as the FNO files, 256 -> 64), ic_resolution=256
+    (grid the GRF noise is drawn on), viscosity=1e-3, n_steps=20 (frames after t = 0),
+    dt_out=1.0, forcing_amplitude=0.1, cfl=0.5, max_dt=0.05, viscosity_range=None ([lo, hi]:
+    log-uniform per sample), forcing_range=None ([lo, hi]: uniform amplitude per sample),
+    ic_alpha=2.5, ic_tau=7.0, dtype="float32" | "float64", device="cpu" | "cuda[:i]".
+
+    Per sample, ``default_rng(seed)`` draws two uniforms first (used for viscosity and forcing
+    amplitude when those vary, consumed either way so the initial field does not depend on the
+    preset), then the GRF noise.
+    """
+
+    family = "ns"
+    version = "1"
+    parallelism = "threads"
+
+    def __init__(self, **settings: Any) -> None:
+        unknown = sorted(set(settings) - set(_DEFAULTS))
+        if unknown:
+            raise ValueError(f"unknown Navier-Stokes setting(s) {unknown}; valid settings: {sorted(_DEFAULTS)}")
+        super().__init__(**settings)
+        cfg = {**_DEFAULTS, **settings}
+        for key in ("resolution", "solve_resolution", "ic_resolution", "n_steps"):
+            if int(cfg[key]) != cfg[key] or int(cfg[key]) < 1:
+                raise ValueError(f"{key} must be a positive integer, got {cfg[key]!r}")
+            cfg[key] = int(cfg[key])
+        for key in ("resolution", "solve_resolution", "ic_resolution"):
+            if cfg[key] % 2:
+                raise ValueError(f"{key} must be even (FFT grid), got {cfg[key]}")
+        if cfg["solve_resolution"] % cfg["resolution"]:
+            raise ValueError(
+                f"solve_resolution ({cfg['solve_resolution']}) must be a multiple of resolution "
+                f"({cfg['resolution']}): the stored grid is the solve grid subsampled [::k]")
+        for key in ("viscosity", "dt_out", "cfl", "max_dt", "ic_tau"):
+            if not float(cfg[key]) > 0:
+                raise ValueError(f"{key} must be positive, got {cfg[key]!r}")
+            cfg[key] = float(cfg[key])
+        cfg["forcing_amplitude"] = float(cfg["forcing_amplitude"])
+        cfg["ic_alpha"] = float(cfg["ic_alpha"])
+        if cfg["ic_alpha"] <= 1.0:
+            raise ValueError(f"ic_alpha must be > 1 (a finite-variance field in 2D), got {cfg['ic_alpha']}")
+        cfg["viscosity_range"] = _pair(cfg["viscosity_range"], "viscosity_range", positive=True)
+        cfg["forcing_range"] = _pair(cfg["forcing_range"], "forcing_range", positive=False)
+        if cfg["dtype"] not in ("float32", "float64"):
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {cfg['dtype']!r}")
+        try:
+            dev = torch.device(cfg["device"])
+        except (RuntimeError, TypeError):
+            raise ValueError(f"device must be 'cpu' or 'cuda[:i]', got {cfg['device']!r}") from None
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError("device='cuda' requested but CUDA is not available; use device='cpu'")
+        self.cfg = cfg
+        self.device = dev
+        self.dtype = torch.float32 if cfg["dtype"] == "float32" else torch.float64
+
+    def solver_settings(self) -> dict[str, Any]:
+        """All settings, defaults included, as plain Python values."""
+        out = dict(self.cfg)
+        for key in ("viscosity_range", "forcing_range"):
+            if out[key] is not None:
+                out[key] = list(out[key])
+        return out
+
+    def _varying(self) -> list[str]:
+        return [name for name, key in (("viscosity", "viscosity_range"),
+                                       ("forcing_amplitude", "forcing_range"))
+                if self.cfg[key] is not None]
+
+    def describe(self) -> DatasetDescription:
+        c = self.cfg
+        grid = np.linspace(0.0, 1.0, c["resolution"] + 1)[:-1]
+        varying = self._varying()
+        scalars = {name: c[name] for name in ("viscosity", "forcing_amplitude") if name not in varying}
+        nu = "{viscosity}" if "viscosity" in varying else f"{c['viscosity']:g}"
+        amp = "{forcing_amplitude}" if "forcing_amplitude" in varying else f"{c['forcing_amplitude']:g}"
+        equation = (
+            f"w_t + u . grad w = {nu} Lap w + f,  u = (psi_y, -psi_x),  -Lap psi = w,  "
+            f"f = {amp} (sin 2pi(x+y) + cos 2pi(x+y)),  (x, y) in [0, 1)^2 periodic;  "
+            f"w(0) ~ GRF(alpha={c['ic_alpha']:g}, tau={c['ic_tau']:g})")
+        return DatasetDescription(
+            family=self.family,
+            x=grid.copy(),
+            y=grid.copy(),
+            times=np.arange(c["n_steps"] + 1, dtype=np.float64) * c["dt_out"],
+            fields=[
+                FieldInfo("vorticity", 0, True, "w = v_x - u_y"),
+                FieldInfo("velocity", 1, True, "u = (psi_y, -psi_x), -Lap psi = w"),
+            ],
+            boundary_conditions=[BoundaryInfo("periodic", "periodic", ["x", "y"], ["vorticity", "velocity"])],
+            scalars=scalars,
+            per_sample_scalars=varying,
+            equation=equation,
+        )
+
+    def draw(self, seed: np.random.SeedSequence) -> tuple[np.ndarray, float, float]:
+        """The random inputs of one sample: w0 on the solve grid (float64), viscosity, amplitude."""
+        c = self.cfg
+        rng = np.random.default_rng(seed)
+        u_nu, u_amp = rng.random(2)
+        nu, amp = c["viscosity"], c["forcing_amplitude"]
+        if c["viscosity_range"] is not None:
+            lo, hi = c["viscosity_range"]
+            nu = float(math.exp(math.log(lo) + u_nu * (math.log(hi) - math.log(lo))))
+        if c["forcing_range"] is not None:
+            lo, hi = c["forcing_range"]
+            amp = float(lo + u_amp * (hi - lo))
+        field = gaussian_random_field(rng, c["ic_resolution"], c["ic_alpha"], c["ic_tau"])
+        return spectral_resample(field, c["solve_resolution"]), nu, amp
+
+    def generate(self, seeds: list[np.random.SeedSequence]) -> dict[str, np.ndarray]:
+        c = self.cfg
+        if len(seeds) == 0:
+            raise ValueError("generate() needs at least one seed")
+        S = c["solve_resolution"]
+        draws = [self.draw(s) for s in seeds]
+        w0 = np.stack([d[0] for d in draws])
+        nu = np.array([d[1] for d in draws], dtype=np.float64)
+        amp = np.array([d[2] for d in draws], dtype=np.float64)
+        forcing = amp[:, None, None] * forcing_pattern(S)[None]
+        times = np.arange(c["n_steps"] + 1, dtype=np.float64) * c["dt_out"]
+        sol = solve_vorticity(
+            torch.as_tensor(w0, dtype=self.dtype, device=self.device),
+            torch.as_tensor(forcing, dtype=self.dtype, device=self.device),
+            torch.as_tensor(nu, dtype=self.dtype, device=self.device),
+            times,
+            cfl=c["cfl"],
+            max_dt=c["max_dt"],
+            subsample=S // c["resolution"],
+            return_velocity=True,
+        )
+        out = {
+            "vorticity": sol.vorticity.to(torch.float32).cpu().numpy(),
+            "velocity": sol.velocity.to(torch.float32).cpu().numpy(),
+        }
+        varying = self._varying()
+        if "viscosity" in varying:
+            out["viscosity"] = nu
+        if "forcing_amplitude" in varying:
+            out["forcing_amplitude"] = amp
+        return out
