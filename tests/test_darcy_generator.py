@@ -15,11 +15,14 @@ import scipy.fft
 from pdebench_x.data.generators.base import sample_seed
 from pdebench_x.data.generators.darcy import (
     DarcyGenerator,
+    MultigridPreconditioner,
     assemble_operator,
+    conjugate_gradient,
     gaussian_random_field,
     grid_points,
     grid_spacing,
     kl_amplitudes,
+    unknown_shape,
     sample_coefficient,
     solve,
     threshold,
@@ -42,18 +45,19 @@ def manufactured(x: np.ndarray):
     return a, u, f
 
 
+@pytest.mark.parametrize("method", ["multigrid", "direct"])
 @pytest.mark.parametrize("grid, sizes", [("cells", [16, 32, 64]), ("nodes", [17, 33, 65])])
-def test_manufactured_solution_second_order(grid, sizes):
+def test_manufactured_solution_second_order(grid, sizes, method):
     errors = []
     for n in sizes:
         x = grid_points(n, grid)
         a, u, f = manufactured(x)
-        u_h = solve(a, f, grid)
+        u_h = solve(a, f, grid, method=method)
         h = grid_spacing(n, grid)
         errors.append(np.sqrt(h * h * np.sum((u_h - u) ** 2)))  # discrete L2 norm
     errors = np.array(errors)
     orders = np.log2(errors[:-1] / errors[1:])
-    print(f"{grid}: L2 errors {errors}, orders {orders}")
+    print(f"{grid}/{method}: L2 errors {errors}, orders {orders}")
     assert np.all((orders > 1.8) & (orders < 2.2)), (errors, orders)
     # the error itself is small (not only its rate): sin pi x sin pi y has L2 norm 1/2
     assert errors[-1] < 1e-3
@@ -90,13 +94,14 @@ def _net_outflow_nodes(a, u):
     return out
 
 
+@pytest.mark.parametrize("method", ["multigrid", "direct"])
 @pytest.mark.parametrize("grid, n", [("cells", 48), ("nodes", 49)])
-def test_flux_balance_piecewise_constant(grid, n):
+def test_flux_balance_piecewise_constant(grid, n, method):
     rng = np.random.default_rng(7)
     a = sample_coefficient(rng, n, grid, a_pos=12.0, a_neg=3.0)
     assert set(np.unique(a)) == {3.0, 12.0}
     f = 1.0
-    u = solve(a, f, grid)
+    u = solve(a, f, grid, method=method)
     h = grid_spacing(n, grid)
     if grid == "cells":
         outflow = _net_outflow_cells(a, u, h)
@@ -105,7 +110,7 @@ def test_flux_balance_piecewise_constant(grid, n):
         outflow = _net_outflow_nodes(a, u)
         area = (n - 2) ** 2 * h * h
     rel = np.max(np.abs(outflow - f * h * h)) / (f * h * h)
-    print(f"{grid}: max relative flux-balance defect {rel:.2e}")
+    print(f"{grid}/{method}: max relative flux-balance defect {rel:.2e}")
     assert rel < 1e-10
     # global conservation: what leaves through the boundary is what the source puts in
     assert abs(outflow.sum() - f * area) < 1e-10 * area
@@ -122,6 +127,28 @@ def test_operator_is_symmetric_m_matrix():
     touches = np.zeros((12, 12), bool)
     touches[[0, -1], :] = touches[:, [0, -1]] = True
     assert np.all(row[touches] > 0) and np.allclose(row[~touches], 0, atol=1e-9)
+
+
+@pytest.mark.parametrize("grid, n, contrast", [("cells", 64, 4.0), ("nodes", 65, 4.0),
+                                               ("cells", 96, 100.0)])
+def test_multigrid_cg_converges_fast_and_matches_direct(grid, n, contrast):
+    a = sample_coefficient(np.random.default_rng(8), n, grid, a_pos=3.0 * contrast, a_neg=3.0)
+    mat = assemble_operator(a, grid_spacing(n, grid), grid).tocsr()
+    b = np.ones(mat.shape[0])
+    x, iters, ok = conjugate_gradient(mat, b, MultigridPreconditioner(mat, unknown_shape(a.shape, grid)))
+    print(f"{grid} {n} contrast {contrast}: {iters} MG-CG iterations")
+    assert ok and iters <= (15 if contrast < 10 else 25)  # mesh- and contrast-robust, not ~n
+    assert np.linalg.norm(mat @ x - b) <= 1e-11 * np.linalg.norm(b)  # true residual
+    u_direct = solve(a, 1.0, grid, method="direct")
+    u_mg = solve(a, 1.0, grid, method="multigrid")
+    assert np.max(np.abs(u_mg - u_direct)) <= 1e-10 * np.max(u_direct)
+
+
+def test_multigrid_falls_back_to_direct_with_a_warning():
+    a = sample_coefficient(np.random.default_rng(9), 32, "cells")
+    with pytest.warns(RuntimeWarning, match="did not reach"):
+        u = solve(a, 1.0, "cells", maxiter=1)
+    np.testing.assert_allclose(u, solve(a, 1.0, "cells", method="direct"), rtol=1e-12)
 
 
 @pytest.mark.parametrize("n", [16, 24])
@@ -245,6 +272,8 @@ def test_solver_rejects_bad_coefficient():
         solve(np.zeros((8, 8)), 1.0, "cells")
     with pytest.raises(ValueError, match="2-D"):
         solve(np.ones(8), 1.0, "cells")
+    with pytest.raises(ValueError, match="method must be one of"):
+        solve(np.ones((8, 8)), 1.0, "cells", method="jacobi")
 
 
 @pytest.mark.slow
