@@ -224,6 +224,7 @@ def test_small_config_builds_and_runs():
 def test_paper_experiment_is_sinenet8():
     omegaconf = pytest.importorskip("omegaconf")
     base, exp = _load("model/sinenet.yaml"), _load("experiment/sinenet_paper.yaml")
+    assert {"override /model": "sinenet"} in list(exp.pop("defaults"))
     cfg = omegaconf.OmegaConf.merge({"model": base}, exp)
     net = omegaconf.OmegaConf.to_container(cfg.model.net)
     net.pop("_target_")

@@ -39,7 +39,8 @@ shifts by multiples of its coarsest stride 2^L (AvgPool2 commutes with even shif
 convolutions and the per-sample GroupNorm with every shift). With ``padding="zeros"`` Up2 is
 plain ``interpolate`` (which clamps at the border), as in the official code. The 2-cell pad is
 what bicubic needs: fine cell j sits at coarse coordinate j/2 - 1/4 and uses coarse cells
-floor(.)-1 .. floor(.)+2.
+floor(.)-1 .. floor(.)+2. (torch's bicubic is Keys' kernel with a = -0.75: it reproduces
+constants, not linear functions, so as an interpolant of a smooth field it is first order.)
 
 Width multiplier: the paper keeps the budget at ~35.5M parameters (hidden 64) as K varies, with
 m = 1.8075 (K=2), 1.611 (K=4), 1.5 (K=6), 1.425 (K=8); ``mult=None`` picks m from this table and
