@@ -174,7 +174,7 @@ def unknown_shape(shape: tuple[int, int], grid: str) -> tuple[int, int]:
 
 
 def assemble_operator(a: np.ndarray, h: float, grid: str,
-                      order: np.ndarray | None = None) -> sp.csc_matrix:
+                      order: np.ndarray | None = None) -> sp.csr_matrix:
     """Sparse SPD matrix A with (A u)_P = (1/h^2) sum_Q a_PQ (u_P - u_Q), Dirichlet u = 0.
 
     Unknowns are numbered in C order over the grid of unknowns (index i*m2 + j, [x, y]), or,
@@ -184,23 +184,31 @@ def assemble_operator(a: np.ndarray, h: float, grid: str,
     a = _check_coefficient(a, grid)
     tx, ty, boundary = face_coefficients(a, grid)
     m1, m2 = boundary.shape
-    idx = np.arange(m1 * m2).reshape(m1, m2)
-    if order is not None:
-        pos = np.empty(m1 * m2, dtype=np.int64)
-        pos[np.asarray(order)] = np.arange(m1 * m2)
-        idx = pos.reshape(m1, m2)
     diag = boundary.copy()
     diag[:-1, :] += tx
     diag[1:, :] += tx
     diag[:, :-1] += ty
     diag[:, 1:] += ty
-    p_x, q_x = idx[:-1, :].ravel(), idx[1:, :].ravel()
-    p_y, q_y = idx[:, :-1].ravel(), idx[:, 1:].ravel()
-    rows = np.concatenate([idx.ravel(), p_x, q_x, p_y, q_y])
-    cols = np.concatenate([idx.ravel(), q_x, p_x, q_y, p_y])
-    vals = np.concatenate([diag.ravel(), -tx.ravel(), -tx.ravel(), -ty.ravel(), -ty.ravel()])
+    # Banded in the natural numbering: x-neighbours at offset m2, y-neighbours at offset 1
+    # (zero across the end of a grid row).
+    off_y = np.zeros((m1, m2))
+    off_y[:, :-1] = -ty
+    off_y = off_y.ravel()[:-1]
+    off_x = -tx.ravel()
     n = m1 * m2
-    return sp.csc_matrix((vals / h**2, (rows, cols)), shape=(n, n))
+    bands, offsets = [diag.ravel()], [0]
+    if m2 > 1:
+        bands += [off_y, off_y]
+        offsets += [1, -1]
+    if m1 > 1:
+        bands += [off_x, off_x]
+        offsets += [m2, -m2]
+    mat = sp.diags([b / h**2 for b in bands], offsets, shape=(n, n), format="csr")
+    if order is not None:
+        order = np.asarray(order)
+        mat = mat[order][:, order]
+    mat.eliminate_zeros()  # the row-end zeros of the y-bands
+    return mat
 
 
 def _check_coefficient(a: np.ndarray, grid: str) -> np.ndarray:
@@ -342,7 +350,7 @@ def conjugate_gradient(mat: sp.spmatrix, b: np.ndarray, precond, rtol: float = 1
 def _direct_solve(a: np.ndarray, rhs: np.ndarray, h: float, grid: str) -> np.ndarray:
     m1, m2 = rhs.shape
     order = nested_dissection_order(m1, m2)
-    mat = assemble_operator(a, h, grid, order=order)
+    mat = sp.csc_matrix(assemble_operator(a, h, grid, order=order))
     # SPD matrix already in a fill-reducing order: no column permutation, no pivoting.
     lu = spla.splu(mat, permc_spec="NATURAL", diag_pivot_thresh=0.0,
                    options={"SymmetricMode": True}, relax=20, panel_size=20)
@@ -381,7 +389,7 @@ def solve(a: np.ndarray, f: float | np.ndarray = 1.0, grid: str = "cells", *,
     rhs = f_arr if grid == "cells" else f_arr[1:-1, 1:-1]
     sol = None
     if method == "multigrid":
-        mat = assemble_operator(a, h, grid).tocsr()
+        mat = assemble_operator(a, h, grid)
         x, iters, ok = conjugate_gradient(mat, np.ascontiguousarray(rhs.ravel()),
                                           MultigridPreconditioner(mat, shape), rtol, maxiter)
         if ok:
