@@ -1,0 +1,204 @@
+"""Turning a data config into files on disk: naming, generation on first use, integrity.
+
+A dataset is identified by its family, preset and the exact generator settings, sizes and
+seed; its files live at ``<root>/<name>/data/<split>/<name>_<split>.hdf5`` (The Well's
+layout). A split is written to ``<file>.partial`` and renamed only once complete, so:
+
+- a complete file is reused, never rebuilt or overwritten;
+- a ``.partial`` left by a killed run is detected, deleted and rebuilt;
+- a complete file whose recorded settings differ from the config is refused with an error
+  (it would otherwise be silently reused for different data).
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import logging
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, Mapping
+
+import h5py
+import numpy as np
+from tqdm.auto import tqdm
+
+from pdebench_x.data.formats.base import DataFormatError
+from pdebench_x.data.formats.well import WellWriter
+from pdebench_x.data.generators.base import SPLITS, Generator, sample_seed
+
+log = logging.getLogger(__name__)
+
+#: family -> "module:Class" of its generator (imported on demand: numerics stay optional).
+GENERATORS = {
+    "darcy": "pdebench_x.data.generators.darcy:DarcyGenerator",
+    "ns": "pdebench_x.data.generators.ns:NavierStokesGenerator",
+    "swe": "pdebench_x.data.generators.swe:ShallowWaterGenerator",
+}
+
+
+def generator_class(family: str) -> type[Generator]:
+    if family not in GENERATORS:
+        raise ValueError(f"no generator for data family {family!r}; known families: {sorted(GENERATORS)}")
+    module, cls = GENERATORS[family].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def _plain(obj: Any) -> Any:
+    """OmegaConf containers and tuples to plain JSON-able Python."""
+    try:
+        from omegaconf import OmegaConf
+        if OmegaConf.is_config(obj):
+            return OmegaConf.to_container(obj, resolve=True)
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(obj, Mapping):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+@dataclass
+class DatasetPlan:
+    """Everything that determines a generated dataset's content."""
+
+    family: str
+    preset: str
+    generator: dict[str, Any]
+    sizes: dict[str, int]
+    seed: int
+    root: Path
+    customised: bool = False
+    name: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.name = f"{self.family}_{self.preset}"
+        if self.customised:
+            self.name += f"_{self.fingerprint()[:8]}"
+
+    def fingerprint(self) -> str:
+        payload = json.dumps({"family": self.family, "generator": self.generator, "sizes": self.sizes,
+                              "seed": self.seed, "version": generator_class(self.family).version},
+                             sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    def split_path(self, split: str) -> Path:
+        return self.root / self.name / "data" / split / f"{self.name}_{split}.hdf5"
+
+    def attrs(self, split: str) -> dict[str, Any]:
+        gen = generator_class(self.family)
+        return {"dataset_name": self.name, "generator": f"{gen.__module__}.{gen.__name__}",
+                "generator_version": gen.version, "seed": self.seed, "split": split, "preset": self.preset,
+                "settings": self.generator, "n_samples_requested": self.sizes[split]}
+
+
+def plan_from_config(data_cfg: Mapping[str, Any], root: str | Path) -> DatasetPlan:
+    """Merge the chosen preset with the config's overrides into a :class:`DatasetPlan`."""
+    cfg = _plain(data_cfg)
+    presets = cfg.get("presets", {})
+    preset = cfg.get("preset", "small")
+    if preset not in presets:
+        raise ValueError(f"unknown preset {preset!r} for data={cfg.get('family')}; presets: {sorted(presets)}")
+    base = presets[preset]
+    # Config keys left null mean "the preset's value".
+    overrides = {k: v for k, v in (cfg.get("generator") or {}).items() if v is not None}
+    size_overrides = {k: v for k, v in (cfg.get("sizes") or {}).items() if v is not None}
+    seed = int(cfg.get("seed", 0))
+    generator = {**base.get("generator", {}), **overrides}
+    sizes = {**base["sizes"], **size_overrides}
+    missing = [s for s in SPLITS if s not in sizes]
+    if missing:
+        raise ValueError(f"preset {preset!r} gives no size for split(s) {missing}")
+    customised = bool(overrides) or bool(size_overrides) or seed != int(base.get("seed", 0))
+    return DatasetPlan(family=cfg["family"], preset=preset, generator=generator,
+                       sizes={s: int(sizes[s]) for s in SPLITS}, seed=seed, root=Path(root),
+                       customised=customised)
+
+
+def _solve_chunk(family: str, settings: dict, seed: int, split: str, start: int, stop: int
+                 ) -> tuple[int, dict[str, np.ndarray]]:
+    gen = generator_class(family)(**settings)
+    seeds = [sample_seed(seed, split, i) for i in range(start, stop)]
+    return start, gen.generate(seeds)
+
+
+def _check_existing(path: Path, plan: DatasetPlan, split: str) -> None:
+    try:
+        with h5py.File(path, "r") as f:
+            complete = bool(f.attrs.get("complete", False))
+            settings = json.loads(f.attrs.get("settings", "{}"))
+            version = str(f.attrs.get("generator_version", ""))
+            seed = int(f.attrs.get("seed", -1))
+            n = int(f.attrs.get("n_trajectories", -1))
+    except OSError as err:
+        raise DataFormatError(
+            f"{path} exists but cannot be read ({err}). It was not written by a completed run; "
+            "move it away or delete it and run again to regenerate.") from err
+    if not complete:
+        raise DataFormatError(f"{path} is marked incomplete; delete it to regenerate")
+    expected = (plan.generator, generator_class(plan.family).version, plan.seed, plan.sizes[split])
+    found = (settings, version, seed, n)
+    if json.dumps(expected, sort_keys=True) != json.dumps(found, sort_keys=True):
+        raise DataFormatError(
+            f"{path} holds different data than the config asks for:\n  file:   settings={settings}, "
+            f"version={version}, seed={seed}, n={n}\n  config: settings={plan.generator}, "
+            f"version={expected[1]}, seed={plan.seed}, n={plan.sizes[split]}\n"
+            "Nothing was overwritten. Use another data.root, or move the old files away.")
+
+
+def generate_split(plan: DatasetPlan, split: str, workers: int | None = None, chunk: int | None = None,
+                   progress: bool = True) -> Path:
+    """Write one split to ``<path>.partial`` and rename it when complete."""
+    path = plan.split_path(split)
+    partial = path.with_name(path.name + ".partial")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if partial.exists():
+        log.warning("found %s from an interrupted run: deleting and regenerating", partial)
+        partial.unlink()
+    gen = generator_class(plan.family)(**plan.generator)
+    n = plan.sizes[split]
+    threaded = gen.parallelism == "threads"
+    chunk = chunk or (int(plan.generator.get("batch_size", 16)) if threaded else 4)
+    workers = 1 if threaded else (workers or os.cpu_count() or 1)
+    starts = list(range(0, n, chunk))
+    writer = WellWriter(partial, gen.describe(), n, plan.attrs(split))
+    bar = tqdm(total=n, desc=f"generating {plan.name}/{split}", unit="sample", disable=not progress)
+    try:
+        jobs = [(plan.family, plan.generator, plan.seed, split, s, min(s + chunk, n)) for s in starts]
+        if workers > 1 and len(jobs) > 1:
+            # fork, as DataLoader workers do: the numpy/scipy solvers never touch torch's thread pool.
+            with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+                for start, batch in pool.map(_solve_chunk, *zip(*jobs)):
+                    writer.write(start, batch)
+                    bar.update(len(next(iter(batch.values()))))
+        else:
+            for job in jobs:
+                start, batch = _solve_chunk(*job)
+                writer.write(start, batch)
+                bar.update(len(next(iter(batch.values()))))
+        writer.finish()
+    except BaseException:
+        writer.abort()
+        raise
+    finally:
+        bar.close()
+    os.replace(partial, path)
+    return path
+
+
+def ensure_dataset(plan: DatasetPlan, workers: int | None = None, progress: bool = True) -> dict[str, Path]:
+    """Paths of every split, generating the missing ones (small by default, with a progress bar)."""
+    paths = {}
+    for split in SPLITS:
+        path = plan.split_path(split)
+        if path.exists():
+            _check_existing(path, plan, split)
+        else:
+            log.info("dataset %s/%s missing: generating %d samples", plan.name, split, plan.sizes[split])
+            generate_split(plan, split, workers=workers, progress=progress)
+        paths[split] = path
+    return paths

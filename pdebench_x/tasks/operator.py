@@ -1,0 +1,201 @@
+"""The one LightningModule for operator learning: input fields -> output fields.
+
+Nothing in here is specific to a model: a model comes from its config (``net``), its training
+scheme from its ``recipe`` (loss, loss space, optimiser, schedule, one-step or unrolled
+training, the validation quantity that selects the checkpoint), and its auxiliary objectives
+from :meth:`OperatorModel.forward_with_aux`.
+
+Normalisation: inputs are normalised with the train split's per-channel statistics before
+the model; predictions are decoded to physical units. The loss is computed in the space the
+recipe names; every metric in physical units.
+
+Time-dependent data: the model maps ``in_steps`` frames to ``out_steps`` frames and is
+rolled out autoregressively over the whole horizon for validation and test. Training is
+one-step teacher forcing, or (``train_mode: unroll``) an unrolled rollout over
+``unroll_steps`` calls (FNO-2D's recipe), optionally with the push-forward trick (gradients
+through the last call only).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Mapping
+
+import lightning as L
+import torch
+from hydra.utils import instantiate
+
+from pdebench_x.data.datamodule import ProblemSpec
+from pdebench_x.data.normalization import ChannelNormalizer
+from pdebench_x.losses import build_loss
+from pdebench_x.metrics import MetricAccumulator, relative_l2_fno
+from pdebench_x.models.base import count_parameters
+from pdebench_x.optim import build_optimizer, build_scheduler
+
+log = logging.getLogger(__name__)
+
+TRAIN_MODES = ("one_step", "unroll")
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced a NaN or infinite loss."""
+
+
+class OperatorTask(L.LightningModule):
+    def __init__(self, net: Mapping[str, Any], recipe: Mapping[str, Any], spec: Mapping[str, Any],
+                 stats: Mapping[str, Any], model_name: str = "model") -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.spec = ProblemSpec(**spec)
+        self.recipe = dict(recipe)
+        self.model_name = model_name
+        self.model = instantiate(dict(net), **self.spec.model_kwargs())
+        mean, std = stats["mean"], stats["std"]
+        self.in_norm = ChannelNormalizer([mean[c] for c in self.spec.input_channels],
+                                         [std[c] for c in self.spec.input_channels])
+        self.out_norm = ChannelNormalizer([mean[c] for c in self.spec.target_channels],
+                                          [std[c] for c in self.spec.target_channels])
+        self.loss_fn = build_loss(self.recipe.get("loss", "rel_l2"), **dict(self.recipe.get("loss_kwargs") or {}))
+        self.loss_space = self.recipe.get("loss_space", "physical")
+        if self.loss_space not in ("physical", "normalized"):
+            raise ValueError(f"recipe.loss_space must be 'physical' or 'normalized', got {self.loss_space!r}")
+        self.train_mode = self.recipe.get("train_mode", "one_step")
+        if self.train_mode not in TRAIN_MODES:
+            raise ValueError(f"recipe.train_mode must be one of {TRAIN_MODES}, got {self.train_mode!r}")
+        if self.spec.kind == "rollout" and self.spec.input_channels != self.spec.target_channels:
+            raise ValueError("a rollout feeds predictions back: input and target channels must match")
+        self.test_metrics: MetricAccumulator | None = None
+        self.test_onestep: MetricAccumulator | None = None
+        self.test_summary: dict[str, Any] = {}
+        self._inference_seconds = 0.0
+
+    # -- prediction ------------------------------------------------------------------------------
+    @property
+    def n_parameters(self) -> int:
+        return count_parameters(self.model)
+
+    def make_cond(self, batch: Mapping[str, Any]) -> dict[str, Any] | None:
+        if not getattr(self.model, "needs_cond", False):
+            return None
+        return {"family": self.spec.family, "scalars": batch.get("scalars", {})}
+
+    def rollout(self, x: torch.Tensor, steps: int, cond=None, grad_last_only: bool = False,
+                with_aux: bool = False):
+        """Autoregressive prediction of ``steps`` frames from physical-unit context ``x``.
+
+        Returns the prediction in normalised units [B, steps, C, X, Y] (decode for physical
+        units) and, with ``with_aux``, the auxiliary losses of the first call.
+        """
+        window = self.in_norm.encode(x)
+        outputs, aux, produced, call = [], {}, 0, 0
+        n_calls = -(-steps // self.spec.out_steps)
+        while produced < steps:
+            last = call == n_calls - 1
+            context = torch.set_grad_enabled(torch.is_grad_enabled() and (last or not grad_last_only))
+            with context:
+                if with_aux and call == 0:
+                    out, aux = self.model.forward_with_aux(window, cond)
+                else:
+                    out = self.model(window, cond)
+            outputs.append(out)
+            produced += out.shape[1]
+            call += 1
+            if produced < steps:
+                # Predictions are targets-normalised; inputs share the channels in a rollout.
+                window = torch.cat([window, self.in_norm.encode(self.out_norm.decode(out))], 1)[:, -self.spec.in_steps:]
+        pred = torch.cat(outputs, 1)[:, :steps]
+        return (pred, aux) if with_aux else pred
+
+    def predict_physical(self, x: torch.Tensor, steps: int | None = None, cond=None) -> torch.Tensor:
+        return self.out_norm.decode(self.rollout(x, steps or self.spec.out_steps, cond))
+
+    def forward(self, x: torch.Tensor, cond=None) -> torch.Tensor:
+        return self.predict_physical(x, cond=cond)
+
+    # -- losses ----------------------------------------------------------------------------------
+    def _loss(self, pred_norm: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.loss_space == "physical":
+            return self.loss_fn(self.out_norm.decode(pred_norm), y)
+        return self.loss_fn(pred_norm, self.out_norm.encode(y))
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch["x"], batch["y"]
+        cond = self.make_cond(batch)
+        pred, aux = self.rollout(x, y.shape[1], cond, with_aux=True,
+                                 grad_last_only=bool(self.recipe.get("pushforward", False)))
+        data_loss = self._loss(pred, y)
+        loss = data_loss + sum(aux.values()) if aux else data_loss
+        if not torch.isfinite(loss):
+            ckpt = getattr(self.trainer.checkpoint_callback, "last_model_path", "") or "none yet"
+            raise NonFiniteLossError(
+                f"loss is {loss.item()} at global step {self.global_step} (epoch {self.current_epoch}, batch "
+                f"{batch_idx}); training stopped. Last good checkpoint: {ckpt}. Lower the learning rate, "
+                "enable gradient clipping (recipe.gradient_clip_val) or check the data for NaNs.")
+        self.log("train/loss", loss, prog_bar=True, batch_size=x.shape[0])
+        for name, value in aux.items():
+            self.log(f"train/{name}", value, batch_size=x.shape[0])
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch["x"], batch["y"]
+        cond = self.make_cond(batch)
+        one = self.rollout(x, self.spec.out_steps, cond)
+        self.log("val/loss", self._loss(one, y[:, :self.spec.out_steps]), prog_bar=True,
+                 batch_size=x.shape[0], sync_dist=True)
+        if self.spec.kind == "rollout":
+            full = self.out_norm.decode(self.rollout(x, y.shape[1], cond))
+            self.log("val/rollout_loss", relative_l2_fno(full, y).mean(), prog_bar=True,
+                     batch_size=x.shape[0], sync_dist=True)
+
+    # -- test: scored once, at the end -----------------------------------------------------------
+    def on_test_epoch_start(self) -> None:
+        self.test_metrics = MetricAccumulator(domain_area=self.spec.domain_area)
+        self.test_onestep = MetricAccumulator(domain_area=self.spec.domain_area) if self.spec.kind == "rollout" else None
+        self._inference_seconds, self._n_test = 0.0, 0
+
+    def test_step(self, batch, batch_idx):
+        x, y = batch["x"], batch["y"]
+        cond = self.make_cond(batch)
+        if x.is_cuda:
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        pred = self.out_norm.decode(self.rollout(x, y.shape[1], cond))
+        if x.is_cuda:
+            torch.cuda.synchronize()
+        self._inference_seconds += time.perf_counter() - start
+        self._n_test += x.shape[0]
+        extra = self.model.extra_metrics(self.in_norm.encode(x), cond)
+        self.test_metrics.update(pred, y, extra=extra)
+        if self.test_onestep is not None:
+            one = self.out_norm.decode(self.rollout(x, self.spec.out_steps, cond))
+            self.test_onestep.update(one, y[:, :self.spec.out_steps])
+
+    def on_test_epoch_end(self) -> None:
+        channels = self.spec.target_channels
+        offset = self.spec.first_target_frame
+        summary = {"rollout" if self.spec.kind == "rollout" else "steady": self.test_metrics.summary(channels, offset)}
+        if self.test_onestep is not None:
+            summary["one_step"] = self.test_onestep.summary(channels, offset)
+        summary["inference_seconds_per_sample"] = self._inference_seconds / max(self._n_test, 1)
+        summary["n_test_samples"] = self._n_test
+        self.test_summary = summary
+        main = summary["rollout" if self.spec.kind == "rollout" else "steady"]["overall"]
+        for name in ("relative_l2_fno", "nrmse", "rmse"):
+            if name in main:
+                self.log(f"test/{name}", float(main[name]))
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # neuraloperator's models add a non-tensor "_metadata" entry to state_dict(), which
+        # neither weights-only loading nor strict loading accepts: keep checkpoints pure tensors.
+        checkpoint["state_dict"].pop("_metadata", None)
+
+    # -- optimisation ----------------------------------------------------------------------------
+    def configure_optimizers(self):
+        opt_cfg = self.recipe.get("optimizer") or {"_target_": "torch.optim.Adam", "lr": 1e-3}
+        optimizer = build_optimizer(opt_cfg, self.model.parameters())
+        total = self.trainer.estimated_stepping_batches
+        epochs = max(self.trainer.max_epochs or 1, 1)
+        scheduler = build_scheduler(self.recipe.get("scheduler"), optimizer, total, total // epochs)
+        if scheduler is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

@@ -1,0 +1,138 @@
+"""The training pipeline behind ``train.py``: data, model, trainer, test, metrics file.
+
+Model selection uses the validation split only (the checkpoint callback monitors the
+recipe's validation quantity); the test split is scored once, at the end, with the selected
+checkpoint, and the result written to ``<run dir>/metrics.json``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ModelCheckpoint
+from omegaconf import DictConfig, OmegaConf
+
+from pdebench_x.data.build import plan_from_config
+from pdebench_x.data.datamodule import PDEDataModule
+from pdebench_x.tasks.operator import OperatorTask
+
+log = logging.getLogger(__name__)
+
+METRICS_FILE = "metrics.json"
+
+
+def git_commit() -> str | None:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                              cwd=Path(__file__).parent).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def environment() -> dict[str, Any]:
+    import lightning
+    import neuralop
+    return {"python": platform.python_version(), "torch": torch.__version__, "lightning": lightning.__version__,
+            "neuraloperator": getattr(neuralop, "__version__", "unknown"), "platform": platform.platform(),
+            "cpu_count": os.cpu_count(),
+            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+
+
+def build_datamodule(cfg: DictConfig) -> PDEDataModule:
+    recipe = cfg.model.get("recipe", {}) or {}
+    out_steps = int(cfg.data.problem.get("future", 1))
+    target_steps = out_steps * int(recipe.get("unroll_steps", 1)) if recipe.get("train_mode") == "unroll" else None
+    return PDEDataModule(cfg.data, root=cfg.paths.data_dir, target_steps=target_steps,
+                         batch_size=recipe.get("batch_size") or cfg.data.batch_size)
+
+
+def build_task(cfg: DictConfig, dm: PDEDataModule) -> OperatorTask:
+    mean, std = dm.stats
+    stats = {"mean": {k: float(v) for k, v in mean.items()}, "std": {k: float(v) for k, v in std.items()}}
+    spec = dict(dm.spec.__dict__)
+    return OperatorTask(net=OmegaConf.to_container(cfg.model.net, resolve=True),
+                        recipe=OmegaConf.to_container(cfg.model.recipe, resolve=True),
+                        spec=spec, stats=stats, model_name=cfg.model.name)
+
+
+def build_loggers(cfg: DictConfig, run_dir: Path) -> list:
+    if cfg.get("logger") is None:
+        return []
+    # W&B is offline unless the user asked otherwise: never blocks for lack of network.
+    os.environ.setdefault("WANDB_MODE", "offline")
+    os.environ.setdefault("WANDB_SILENT", "true")
+    return [instantiate(cfg.logger, save_dir=str(run_dir))]
+
+
+def run_training(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
+    """Train, select on validation, test once; returns (and writes) the metrics record."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    L.seed_everything(int(cfg.seed), workers=True)
+    dm = build_datamodule(cfg)
+    dm.prepare_data()
+    dm.setup()
+    task = build_task(cfg, dm)
+    recipe = cfg.model.get("recipe", {}) or {}
+    monitor = recipe.get("monitor", "val/loss")
+    if monitor == "val/rollout_loss" and dm.spec.kind != "rollout":
+        monitor = "val/loss"
+    checkpoint = ModelCheckpoint(dirpath=run_dir / "checkpoints", monitor=monitor, mode="min", save_last=True,
+                                 filename="best-{epoch:03d}", save_top_k=1)
+    loggers = build_loggers(cfg, run_dir)
+    trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=[checkpoint],
+                          default_root_dir=str(run_dir),
+                          gradient_clip_val=recipe.get("gradient_clip_val"))
+    start = time.perf_counter()
+    trainer.fit(task, datamodule=dm, ckpt_path=cfg.get("ckpt_path"))
+    train_seconds = time.perf_counter() - start
+    best = checkpoint.best_model_path or None
+    trainer.test(task, datamodule=dm, ckpt_path=best or "last", verbose=False)
+    record = metrics_record(cfg, dm, task, train_seconds, best, trainer)
+    if trainer.is_global_zero:
+        (run_dir / METRICS_FILE).write_text(json.dumps(record, indent=2))
+        for lg in loggers:
+            lg.log_metrics({f"final/{k}": v for k, v in flat_overall(record).items()})
+        log.info("test metrics written to %s", run_dir / METRICS_FILE)
+    return record
+
+
+def flat_overall(record: dict[str, Any]) -> dict[str, float]:
+    section = record["metrics"].get("rollout") or record["metrics"].get("steady")
+    return {k: float(v) for k, v in section["overall"].items()}
+
+
+def metrics_record(cfg: DictConfig, dm: PDEDataModule, task: OperatorTask, train_seconds: float,
+                   checkpoint: str | None, trainer) -> dict[str, Any]:
+    data_cfg = OmegaConf.to_container(cfg.data, resolve=True)
+    dataset = {"family": dm.spec.family, "preset": data_cfg.get("preset"), "path": data_cfg.get("path")}
+    if not data_cfg.get("path"):
+        plan = plan_from_config(data_cfg, cfg.paths.data_dir)
+        dataset.update(name=plan.name, fingerprint=plan.fingerprint(), seed=plan.seed, sizes=plan.sizes)
+    return {
+        "model": cfg.model.name,
+        "paper": cfg.model.get("paper"),
+        "code": cfg.model.get("code"),
+        "dataset": dataset,
+        "problem": dict(dm.spec.__dict__),
+        "metrics": task.test_summary,
+        "n_parameters": task.n_parameters,
+        "train_seconds": train_seconds,
+        "epochs": trainer.current_epoch,
+        "global_steps": trainer.global_step,
+        "inference_seconds_per_sample": task.test_summary.get("inference_seconds_per_sample"),
+        "checkpoint": checkpoint,
+        "seed": int(cfg.seed),
+        "git_commit": git_commit(),
+        "environment": environment(),
+        "config": OmegaConf.to_container(cfg, resolve=True),
+    }
