@@ -77,6 +77,10 @@ def run_training(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     """Train, select on validation, test once; returns (and writes) the metrics record."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    if cfg.model.get("kind", "operator") == "per_instance":
+        # Physics-informed solvers are fitted per test instance, not trained on a split.
+        from pdebench_x.per_instance import run_per_instance
+        return run_per_instance(cfg, run_dir)
     L.seed_everything(int(cfg.seed), workers=True)
     dm = build_datamodule(cfg)
     dm.prepare_data()
