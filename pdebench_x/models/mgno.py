@@ -39,8 +39,8 @@ The grid size must be divisible by 2^(L-1) in each direction.
 
 Paper vs official code, and what is chosen here
 ------------------------------------------------
-* Restriction of f. Textbook multigrid (and the paper's algorithm) restricts the residual
-  f - A u; the official models restrict f itself (``use_res=False`` is what MgNO_DC/MgNO_NS
+* Restriction of f. Textbook multigrid restricts the residual f - A u; the official models
+  restrict f itself (``use_res=False`` is what MgNO_DC/MgNO_NS
   build). Default here: ``restrict="residual"``; ``restrict="source"`` reproduces the code.
   The paper's reported parameter count (Darcy 0.57M = 572,661 with 4 layers, 24 channels,
   6 levels) is that of the source form; the residual form adds (L-1) 3x3 convs u -> f per
