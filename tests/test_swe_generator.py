@@ -1,0 +1,325 @@
+"""Verification of the 2D shallow-water generator (PDEBench radial dam break).
+
+Mathematics checked: lake at rest (well balance), exact mass conservation with closed
+boundaries, convergence to Stoker's exact dam-break solution, exact fourfold symmetry of a
+radial start, non-negative depth down to a dry bed; then the generator's contract:
+determinism per seed, batch independence, shapes, settings and errors.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy.optimize import brentq
+
+from pdebench_x.data.generators.base import sample_seed
+from pdebench_x.data.generators.swe import (
+    BOUNDARIES, ShallowWaterGenerator, cell_centres, hll_flux, limited_slope, radial_dam_depth,
+    solve_swe, velocities)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    # the test machine is shared: one thread is faster than two contending ones
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def radial_start(n, radius=0.5, h_in=2.0, h_out=1.0, center=(0.0, 0.0), batch=1):
+    x = cell_centres(n)
+    h = radial_dam_depth(x, x, np.full(batch, radius), np.full(batch, h_in), h_out, center)
+    return h, np.zeros_like(h), np.zeros_like(h), 5.0 / n
+
+
+# ---------------------------------------------------------------------------------------------
+# Stoker's exact solution of the 1D wet dam break
+# ---------------------------------------------------------------------------------------------
+
+def stoker(x, t, h_l=2.0, h_r=1.0, g=1.0):
+    """Exact (h, u) at time t for a dam at x = 0 between still water h_l (left) and h_r (right).
+
+    Left rarefaction and right shock around a middle state (h_m, u_m): along the rarefaction
+    u + 2c is constant, so u_m = 2 (c_l - c_m); across the shock (Rankine-Hugoniot, still water
+    ahead) u_m = (h_m - h_r) sqrt(g (h_m + h_r) / (2 h_m h_r)), shock speed s = h_m u_m / (h_m - h_r).
+    Inside the fan (-c_l < x/t < u_m - c_m): c = (2 c_l - x/t) / 3, u = 2 (c_l + x/t) / 3.
+    """
+    c_l = np.sqrt(g * h_l)
+
+    def mismatch(h_m):
+        return 2 * (c_l - np.sqrt(g * h_m)) - (h_m - h_r) * np.sqrt(0.5 * g * (h_m + h_r) / (h_m * h_r))
+
+    h_m = brentq(mismatch, h_r, h_l, xtol=1e-15, rtol=1e-15)
+    c_m = np.sqrt(g * h_m)
+    u_m = 2 * (c_l - c_m)
+    s = h_m * u_m / (h_m - h_r)
+    xi = np.asarray(x, dtype=float) / t
+    fan = (xi >= -c_l) & (xi < u_m - c_m)
+    h = np.where(xi < -c_l, h_l, np.where(fan, (2 * c_l - xi) ** 2 / (9 * g), np.where(xi < s, h_m, h_r)))
+    u = np.where(xi < -c_l, 0.0, np.where(fan, 2 * (c_l + xi) / 3, np.where(xi < s, u_m, 0.0)))
+    return h, u, dict(h_m=h_m, u_m=u_m, c_m=c_m, s=s)
+
+
+def test_stoker_exact_solution_satisfies_jump_conditions():
+    g, h_l, h_r = 1.0, 2.0, 1.0
+    _, _, m = stoker([0.0], 1.0, h_l, h_r, g)
+    s, h_m, u_m = m["s"], m["h_m"], m["u_m"]
+    # Rankine-Hugoniot for mass and momentum across the shock (still water ahead)
+    assert s * (h_m - h_r) == pytest.approx(h_m * u_m, rel=1e-12)
+    assert s * h_m * u_m == pytest.approx(h_m * u_m**2 + 0.5 * g * (h_m**2 - h_r**2), rel=1e-12)
+    # the fan joins the middle state continuously at its tail, and the left state at its head
+    tail = m["u_m"] - m["c_m"]
+    h, u, _ = stoker(np.array([tail - 1e-12, -np.sqrt(g * h_l) + 1e-12]), 1.0, h_l, h_r, g)
+    np.testing.assert_allclose(h, [h_m, h_l], rtol=1e-9)
+    np.testing.assert_allclose(u, [u_m, 0.0], atol=1e-9)
+    assert h_r < h_m < h_l and s > u_m > 0
+
+
+# ---------------------------------------------------------------------------------------------
+# numerics
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("boundary", sorted(BOUNDARIES))
+def test_lake_at_rest_stays_at_rest(boundary):
+    # rectangular grid, two samples with different g: flat surface, no motion, to round-off
+    h = np.full((2, 16, 12), 1.3)
+    h[1] = 0.7
+    zero = np.zeros_like(h)
+    res = solve_swe(h, zero, zero, [0.25, 0.5], dx=5 / 16, dy=5 / 12, g=[1.0, 9.81], boundary=boundary)
+    assert int(res["n_steps"].min()) > 5
+    assert float((res["h"] - torch.as_tensor(h)[:, None]).abs().max()) <= 1e-14
+    assert float(res["hu"].abs().max()) <= 1e-14 and float(res["hv"].abs().max()) <= 1e-14
+
+
+@pytest.mark.parametrize("boundary", ["wall", "periodic"])
+def test_mass_conserved_with_closed_boundaries(boundary):
+    # off-centre dam break, run long enough for the waves to hit the boundaries several times
+    h, hu, hv, dx = radial_start(32, radius=0.7, h_in=2.0, center=(0.6, -0.4))
+    res = solve_swe(h, hu, hv, np.linspace(0.0, 3.0, 7), dx, dx, boundary=boundary)
+    mass = res["h"].sum((-2, -1)).double()
+    rel = float(((mass - mass[:, :1]) / mass[:, :1]).abs().max())
+    assert rel <= 1e-12
+    # the waves did reach the boundary (the test is not trivially passed by a quiet edge)
+    edge = res["h"][0, -1][[0, -1]].flatten()
+    assert float((edge - 1.0).abs().max()) > 1e-2
+
+
+def test_outflow_boundary_loses_mass_once_waves_leave():
+    # the converse of the test above: the extrapolation boundary is open
+    h, hu, hv, dx = radial_start(32, radius=0.7, h_in=2.0)
+    res = solve_swe(h, hu, hv, [0.0, 3.0], dx, dx, boundary="extrapolation")
+    mass = res["h"].sum((-2, -1))
+    assert float(mass[0, 1] / mass[0, 0]) < 1 - 1e-3
+
+
+def stoker_l1_error(n, ny=2, t=1.0, limiter="mc"):
+    x = cell_centres(n)
+    dx = 5.0 / n
+    h0 = np.repeat(np.where(x < 0, 2.0, 1.0)[:, None], ny, 1)
+    zero = np.zeros_like(h0)
+    res = solve_swe(h0, zero, zero, [t], dx, dx, limiter=limiter)
+    h = res["h"][0, 0].numpy()
+    assert np.array_equal(h, np.repeat(h[:, :1], ny, 1)), "a y-independent start must stay y-independent"
+    exact, _, _ = stoker(x, t)
+    return np.abs(h[:, 0] - exact).sum() * dx
+
+
+def test_stoker_dam_break_converges_at_first_order():
+    ns = np.array([50, 100, 200])
+    errors = np.array([stoker_l1_error(n) for n in ns])
+    order = -np.polyfit(np.log(ns), np.log(errors), 1)[0]
+    print(f"Stoker L1 errors {errors}, order {order:.3f}")
+    assert np.all(np.diff(errors) < 0)
+    assert 0.6 <= order <= 1.3
+    assert errors[-1] < 0.03
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("limiter", ["mc", "minmod"])
+def test_stoker_convergence_finer(limiter):
+    ns = np.array([100, 200, 400, 800])
+    errors = np.array([stoker_l1_error(n, limiter=limiter) for n in ns])
+    order = -np.polyfit(np.log(ns), np.log(errors), 1)[0]
+    print(f"{limiter}: Stoker L1 errors {errors}, order {order:.3f}")
+    assert 0.6 <= order <= 1.3
+
+
+@pytest.mark.parametrize("boundary", sorted(BOUNDARIES))
+def test_radial_start_keeps_fourfold_symmetry(boundary):
+    h, hu, hv, dx = radial_start(24, radius=0.6)
+    res = solve_swe(h, hu, hv, [0.3, 1.2, 2.5], dx, dx, boundary=boundary)
+    H, U, V = res["h"], res["hu"], res["hv"]
+    fx, fy = (lambda a: a.flip(-2)), (lambda a: a.flip(-1))
+    tr = (lambda a: a.transpose(-2, -1))
+    assert float(U.abs().max()) > 0.05  # there is motion to get wrong
+    diffs = {
+        "h(-x)": H - fx(H), "h(-y)": H - fy(H), "h^T": H - tr(H),
+        "hu(-x)": U + fx(U), "hu(-y)": U - fy(U), "hv(-x)": V - fx(V), "hv(-y)": V + fy(V),
+        "hu vs hv^T": U - tr(V),
+    }
+    worst = {k: float(d.abs().max()) for k, d in diffs.items()}
+    assert max(worst.values()) <= 1e-13, worst
+
+
+@pytest.mark.parametrize("h_out", [1e-3, 0.0])
+@pytest.mark.parametrize("boundary", ["extrapolation", "wall"])
+def test_depth_stays_non_negative_near_dry_and_dry(h_out, boundary):
+    h, hu, hv, dx = radial_start(24, radius=0.6, h_in=2.0, h_out=h_out, center=(0.3, 0.1))
+    res = solve_swe(h, hu, hv, np.linspace(0, 1.6, 5), dx, dx, boundary=boundary)
+    assert res["min_depth"] >= 0.0  # smallest depth after every stage of every step
+    assert float(res["h"].min()) >= 0.0
+    # the water did spread over the (near-)dry bed
+    assert float((res["h"][0, -1] > 10 * max(h_out, 1e-6)).float().mean()) > 0.5
+    # velocities stay within the physical bound: a dry front moves at 2 sqrt(g h_in)
+    u, v = velocities(res["h"], res["hu"], res["hv"], 1e-10)
+    assert float(torch.maximum(u.abs(), v.abs()).max()) < 2 * np.sqrt(2.0)
+    if boundary == "wall":
+        mass = res["h"].sum((-2, -1))
+        assert float(((mass - mass[:, :1]) / mass[:, :1]).abs().max()) <= 1e-12
+
+
+def test_limiters_and_flux_are_consistent():
+    a = torch.tensor([1.0, 1.0, -2.0, 1.0, 0.0], dtype=torch.float64)
+    b = torch.tensor([3.0, 0.2, -1.0, -1.0, 5.0], dtype=torch.float64)
+    # MC = sign min(2|a|, 2|b|, |a+b|/2); minmod = sign min(|a|, |b|); 0 at extrema
+    assert limited_slope(a, b, "mc").tolist() == [2.0, 0.4, -1.5, 0.0, 0.0]
+    assert limited_slope(a, b, "minmod").tolist() == [1.0, 0.2, -1.0, 0.0, 0.0]
+    for lim in ("mc", "minmod"):  # symmetric and odd
+        assert torch.equal(limited_slope(a, b, lim), limited_slope(b, a, lim))
+        assert torch.equal(limited_slope(-a, -b, lim), -limited_slope(a, b, lim))
+    # HLL of equal states is the physical flux (h u, h u^2 + g h^2 / 2, h u v)
+    h, un, ut = (torch.tensor(v, dtype=torch.float64) for v in ([1.7, 0.4], [0.3, -2.0], [-0.5, 0.1]))
+    g = 9.81
+    f_h, f_n, f_t, speed = hll_flux(torch.stack([h, h]), torch.stack([un, un]), torch.stack([ut, ut]), g, 1e-10)
+    exact = (h * un, h * un**2 + 0.5 * g * h**2, h * un * ut, un.abs() + torch.sqrt(g * h))
+    for got, want in zip((f_h, f_n, f_t, speed), exact):
+        assert float(((got - want) / want).abs().max()) <= 1e-14
+
+
+# ---------------------------------------------------------------------------------------------
+# generator contract
+# ---------------------------------------------------------------------------------------------
+
+SMALL = dict(resolution=24, n_frames=5, dt_out=0.1)
+
+
+def seeds(indices, split="train", seed=0):
+    return [sample_seed(seed, split, i) for i in indices]
+
+
+def test_deterministic_per_seed_and_independent_of_batch():
+    gen = ShallowWaterGenerator(**SMALL, batch_size=2)
+    full = gen.generate(seeds(range(3)))
+    again = ShallowWaterGenerator(**SMALL, batch_size=16).generate(seeds(range(3)))
+    alone = gen.generate(seeds([1]))
+    for key in ("h", "velocity", "radius"):
+        assert np.array_equal(full[key], again[key])
+        assert np.array_equal(full[key][1:2], alone[key])
+    assert len(set(full["radius"].tolist())) == 3  # different seeds, different samples
+    assert not np.array_equal(full["h"][0], full["h"][1])
+    other = gen.generate(seeds([1], split="valid"))
+    assert other["radius"][0] != alone["radius"][0]
+
+
+def test_generator_output_matches_description():
+    gen = ShallowWaterGenerator(**SMALL, frame_stride=2)
+    desc = gen.describe()
+    out = gen.generate(seeds(range(2)))
+    np.testing.assert_allclose(desc.times, [0.0, 0.2, 0.4])
+    np.testing.assert_allclose(desc.x, cell_centres(24))
+    assert desc.x[0] == pytest.approx(-2.5 + 5 / 48) and np.array_equal(desc.x, -desc.x[::-1])
+    assert [(f.name, f.order) for f in desc.fields] == [("h", 0), ("velocity", 1)]
+    assert out["h"].shape == (2, 3, 24, 24) and out["h"].dtype == np.float32
+    assert out["velocity"].shape == (2, 3, 24, 24, 2) and out["velocity"].dtype == np.float32
+    assert set(out) == {"h", "velocity"} | set(desc.per_sample_scalars)
+    assert desc.per_sample_scalars == ["radius"] and desc.scalars == {"g": 1.0, "h_in": 2.0, "h_out": 1.0}
+    assert np.all((0.3 <= out["radius"]) & (out["radius"] <= 0.7))
+    # frame 0 is the dam: h_in inside the drawn radius, h_out outside, still water
+    for b in range(2):
+        r2 = desc.x[:, None] ** 2 + desc.y[None, :] ** 2
+        np.testing.assert_array_equal(out["h"][b, 0], np.where(r2 <= out["radius"][b] ** 2, 2.0, 1.0))
+    assert np.all(out["velocity"][:, 0] == 0)
+    # the dam has collapsed by t = 0.4: the centre fell, water moves outwards
+    c = 12
+    assert out["h"][:, -1, c - 1: c + 1, c - 1: c + 1].max() < 1.9
+    assert out["velocity"][:, -1, c + 4, c - 1: c + 1, 0].min() > 0
+    # striding only selects frames: identical to the unstrided run's frames 0, 2, 4
+    dense = ShallowWaterGenerator(**SMALL).generate(seeds(range(2)))
+    assert np.array_equal(dense["h"][:, ::2], out["h"])
+    assert np.array_equal(dense["velocity"][:, ::2], out["velocity"])
+
+
+@pytest.mark.parametrize("boundary", sorted(BOUNDARIES))
+def test_boundary_description(boundary):
+    bc = ShallowWaterGenerator(**SMALL, boundary=boundary).describe().boundary_conditions
+    assert len(bc) == 1 and bc[0].name == boundary
+    assert bc[0].bc_type == {"extrapolation": "open", "wall": "wall", "periodic": "periodic"}[boundary]
+    assert bc[0].associated_dims == ["x", "y"] and bc[0].associated_fields == ["h", "velocity"]
+
+
+def test_parameter_varying_preset_draws_h_in_and_g():
+    small = {**SMALL, "n_frames": 2}
+    gen = ShallowWaterGenerator(**small, h_in_range=(1.5, 2.5), g_range=(0.5, 1.5))
+    desc = gen.describe()
+    assert desc.per_sample_scalars == ["radius", "h_in", "g"] and desc.scalars == {"h_out": 1.0}
+    assert "{g}" in desc.equation and "{h_in}" in desc.equation and "{radius}" in desc.equation
+    out = gen.generate(seeds(range(4)))
+    assert np.all((1.5 <= out["h_in"]) & (out["h_in"] <= 2.5)) and np.all((0.5 <= out["g"]) & (out["g"] <= 1.5))
+    assert len(set(out["g"].tolist())) == 4
+    np.testing.assert_allclose(out["h"][:, 0].max((-2, -1)), out["h_in"], rtol=1e-6)
+    # a sample equals a fixed-parameter solve with its drawn values
+    fixed = ShallowWaterGenerator(**small, h_in=float(out["h_in"][2]), g=float(out["g"][2]),
+                                  radius_range=(out["radius"][2],) * 2).generate(seeds([99]))
+    np.testing.assert_array_equal(fixed["h"][0], out["h"][2])
+
+
+@pytest.mark.parametrize("settings, message", [
+    (dict(viscosity=1.0), "valid settings"),
+    (dict(boundary="reflective"), "extrapolation"),
+    (dict(cfl=0.8), "cfl"),
+    (dict(radius_range=(0.7, 0.3)), "radius_range"),
+    (dict(resolution=0), "resolution"),
+    (dict(h_out=-1.0), "h_out"),
+    (dict(g_range=(1.0,)), "g_range"),
+    (dict(limiter="superbee"), "limiter"),
+    (dict(dtype="float16"), "dtype"),
+])
+def test_bad_settings_raise_clear_errors(settings, message):
+    with pytest.raises(ValueError, match=message):
+        ShallowWaterGenerator(**settings)
+
+
+def test_solver_rejects_bad_states():
+    h, hu, hv, dx = radial_start(8)
+    with pytest.raises(ValueError, match="negative initial depth"):
+        solve_swe(-h, hu, hv, [0.1], dx, dx)
+    with pytest.raises(ValueError, match="share one shape"):
+        solve_swe(h, hu[:, :4], hv, [0.1], dx, dx)
+    with pytest.raises(ValueError, match="non-decreasing"):
+        solve_swe(h, hu, hv, [0.2, 0.1], dx, dx)
+    with pytest.raises(ValueError, match="boundary"):
+        solve_swe(h, hu, hv, [0.1], dx, dx, boundary="open")
+
+
+# ---------------------------------------------------------------------------------------------
+# resolution study (slow): the small preset's 64 x 64 against a 256 x 256 solve
+# ---------------------------------------------------------------------------------------------
+
+def block_mean(a, k):
+    *lead, nx, ny = a.shape
+    return a.reshape(*lead, nx // k, k, ny // k, k).mean((-3, -1))
+
+
+@pytest.mark.slow
+def test_resolution_64_against_256():
+    times = np.linspace(0.0, 1.0, 21)
+    h = {}
+    for n in (64, 128, 256):
+        h0, hu0, hv0, dx = radial_start(n, radius=0.5)
+        h[n] = solve_swe(h0, hu0, hv0, times, dx, dx)["h"][0].numpy()
+    ref = block_mean(h[256], 4)
+    rel = {n: np.linalg.norm((block_mean(h[n], n // 64) - ref)[1:].reshape(20, -1), axis=1)
+           / np.linalg.norm(ref[1:].reshape(20, -1), axis=1) for n in (64, 128)}
+    print({n: (float(r.mean()), float(r[-1])) for n, r in rel.items()})
+    assert rel[64][-1] < 0.05 and rel[128][-1] < rel[64][-1]
