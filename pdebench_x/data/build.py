@@ -37,6 +37,8 @@ GENERATORS = {
     "darcy": "pdebench_x.data.generators.darcy:DarcyGenerator",
     "ns": "pdebench_x.data.generators.ns:NavierStokesGenerator",
     "swe": "pdebench_x.data.generators.swe:ShallowWaterGenerator",
+    "convection": "pdebench_x.data.generators.convection:ConvectionGenerator",
+    "burgers": "pdebench_x.data.generators.burgers:BurgersGenerator",
 }
 
 
