@@ -31,7 +31,7 @@ Vocabulary (fixed, independent of the family, so one embedding table serves all 
   special:            <pad> <bos> <eos> <C> (placeholder for a coefficient, PROSE's skeleton mode)
 
 The families (canonical scalar names first; aliases accepted, see ``FAMILY_SCALARS``):
-  convection  u_t + c u_x = 0                                     scalars: c
+  convection  u_t + c u_x = 0   [= nu u_xx when a viscosity is given]   scalars: c, [viscosity]
   burgers     u_t + u u_x = nu u_xx                               scalars: nu
   darcy       -div(a grad u) = f  [and a = a_pos where phi >= 0, else a_neg]
                                                                   scalars: forcing, [a_pos, a_neg]
@@ -68,8 +68,8 @@ DEFAULT_MAX_EXPONENT = 16
 
 # family -> (required scalars, optional groups (all or none)); each name -> its accepted aliases.
 FAMILY_SCALARS: dict[str, dict] = {
-    "convection": {"required": ["c"], "optional": [],
-                   "aliases": {"c": ["beta", "speed", "velocity"]}},
+    "convection": {"required": ["c"], "optional": [["viscosity"]],
+                   "aliases": {"c": ["beta", "speed", "velocity"], "viscosity": ["nu"]}},
     "burgers": {"required": ["nu"], "optional": [],
                 "aliases": {"nu": ["viscosity"]}},
     "darcy": {"required": ["forcing"], "optional": [["a_pos", "a_neg"]],
@@ -186,7 +186,8 @@ def equation_prefix(family: str, scalars: Mapping[str, float], digits: int = DEF
         return encode_float(s[name], digits, mantissa_tokens, max_exponent)
 
     if family == "convection":
-        return ["eq", "add", "dt", "u", "mul", *c("c"), "dx", "u", "0"]
+        rhs = ["mul", *c("viscosity"), "dx", "dx", "u"] if "viscosity" in s else ["0"]
+        return ["eq", "add", "dt", "u", "mul", *c("c"), "dx", "u", *rhs]
     if family == "burgers":
         return ["eq", "add", "dt", "u", "mul", "u", "dx", "u", "mul", *c("nu"), "dx", "dx", "u"]
     if family == "darcy":

@@ -61,6 +61,16 @@ def test_output_shapes_two_resolutions(shape):
     assert pred.shape == (2, 4, 3, *shape) and aux["symbol_ce"].ndim == 0
 
 
+def test_one_dimensional_data_with_rectangular_patches():
+    """1D data comes as [B, T, C, X, 1]: patches [p, 1] (and reference grids [n, 1])."""
+    model = tiny(1, 1, 3, 1, patch_size=[8, 1], out_patch_size=[4, 1], pos_grid=[8, 1], out_pos_grid=[16, 1])
+    cond = {"family": "convection", "scalars": {"speed": torch.tensor([1.0, 2.0]), "viscosity": torch.zeros(2)}}
+    for nx in (64, 128):
+        assert model(torch.randn(2, 1, 1, nx, 1), cond).shape == (2, 3, 1, nx, 1)
+    with pytest.raises(ValueError, match=r"\[p, 1\]"):
+        tiny(1, 1, 1, 1)(torch.randn(2, 1, 1, 64, 1), cond)
+
+
 def test_clear_errors():
     model = tiny()
     with pytest.raises(ValueError, match="divisible"):
@@ -79,6 +89,8 @@ def test_clear_errors():
         model(torch.randn(2, 2, 1, 32, 32), ns_cond([1e-3, 1e-3, 1e-3]))
     with pytest.raises(ValueError, match="symbol_input"):
         tiny(symbol_input="tree")
+    with pytest.raises(ValueError, match="patch_size"):
+        tiny(patch_size=[8, 0])
     # defaults fill what the data lacks (e.g. the FNO Navier-Stokes files carry no scalars)
     filled = tiny(default_scalars={"viscosity": 1e-3, "forcing_amplitude": 0.1}).eval()
     x = torch.randn(1, 2, 1, 32, 32)

@@ -203,6 +203,8 @@ def test_convection_and_burgers_match_the_formulas():
     c, nu = sp.Rational(3), sp.Rational(1, 10)
     (res,) = residuals("convection", {"c": 3.0}, {"u": U})
     assert sp.simplify(res - (U.diff(t) + c * U.diff(x))) == 0
+    (res,) = residuals("convection", {"speed": 3.0, "viscosity": 0.1}, {"u": U})
+    assert sp.simplify(res - (U.diff(t) + c * U.diff(x) - nu * U.diff(x, 2))) == 0
     (res,) = residuals("burgers", {"nu": 0.1}, {"u": U})
     assert sp.simplify(res - (U.diff(t) + U * U.diff(x) - nu * U.diff(x, 2))) == 0
     # exact solutions: a travelling wave, and Burgers' viscous shock u = 1 - tanh((x - t) / (2 nu))

@@ -72,7 +72,7 @@ Paper vs official code, and what is chosen here:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -221,17 +221,21 @@ class PROSE(OperatorModel):
                  padding: str = "zeros", *, width: int = 1024, ffn_width: int | None = None,
                  heads: int = 8, data_encoder_depth: int = 2, symbol_encoder_depth: int = 1,
                  fusion_depth: int = 8, data_decoder_depth: int = 8, symbol_decoder_depth: int = 8,
-                 patch_size: int = 16, out_patch_size: int | None = None, pos_grid: int = 8,
-                 out_pos_grid: int = 16, conv_dim: int = 32, dropout: float = 0.0,
+                 patch_size: int | Sequence[int] = 16, out_patch_size: int | Sequence[int] | None = None,
+                 pos_grid: int | Sequence[int] = 8, out_pos_grid: int | Sequence[int] = 16,
+                 conv_dim: int = 32, dropout: float = 0.0,
                  use_symbols: bool = True, symbol_input: str = "full", symbol_loss_weight: float = 1.0,
                  float_digits: int = 4, mantissa_tokens: int = 1, max_exponent: int = 16,
                  symbol_decoder_memory: str = "symbol",
                  default_scalars: Mapping[str, float] | None = None) -> None:
         super().__init__(in_steps, in_channels, out_steps, out_channels, padding)
-        for name, value in [("width", width), ("heads", heads), ("patch_size", patch_size),
-                            ("pos_grid", pos_grid), ("out_pos_grid", out_pos_grid), ("conv_dim", conv_dim)]:
+        for name, value in [("width", width), ("heads", heads), ("conv_dim", conv_dim)]:
             if int(value) < 1:
                 raise ValueError(f"PROSE: {name} must be a positive integer, got {value}")
+        # Patch sizes and reference grids: an int (square) or a pair (X, Y), e.g. [8, 1] for 1D data.
+        self.patch_size = _pair(patch_size, "patch_size")
+        self.out_patch_size = self.patch_size if out_patch_size is None else _pair(out_patch_size, "out_patch_size")
+        pos_grid, out_pos_grid = _pair(pos_grid, "pos_grid"), _pair(out_pos_grid, "out_pos_grid")
         for name, value in [("data_encoder_depth", data_encoder_depth), ("symbol_encoder_depth", symbol_encoder_depth),
                             ("fusion_depth", fusion_depth), ("data_decoder_depth", data_decoder_depth),
                             ("symbol_decoder_depth", symbol_decoder_depth)]:
@@ -244,8 +248,6 @@ class PROSE(OperatorModel):
         d = int(width)
         hidden = int(ffn_width) if ffn_width is not None else 2 * d
         self.width = d
-        self.patch_size = int(patch_size)
-        self.out_patch_size = int(out_patch_size) if out_patch_size is not None else self.patch_size
         self.use_symbols = bool(use_symbols)
         self.symbol_input = symbol_input
         self.symbol_loss_weight = float(symbol_loss_weight)
@@ -260,7 +262,7 @@ class PROSE(OperatorModel):
         self.patch_embed = nn.Sequential(nn.Conv2d(in_channels, d, kernel_size=p, stride=p), nn.GELU(),
                                          nn.Conv2d(d, d, kernel_size=1))
         self.time_in = nn.Parameter(torch.randn(1, in_steps, 1, d))
-        self.pos_in = nn.Parameter(torch.randn(pos_grid, pos_grid, d))
+        self.pos_in = nn.Parameter(torch.randn(*pos_grid, d))
         self.data_encoder = Encoder(data_encoder_depth, d, heads, hidden, dropout)
 
         self.tokenizer = SymbolTokenizer(float_digits, mantissa_tokens, max_exponent)
@@ -275,7 +277,7 @@ class PROSE(OperatorModel):
 
         # Data decoder: (time, location) queries, cross-attention only.
         self.time_out = nn.Parameter(torch.randn(1, out_steps, 1, d))
-        self.pos_out = nn.Parameter(torch.randn(out_pos_grid, out_pos_grid, d))
+        self.pos_out = nn.Parameter(torch.randn(*out_pos_grid, d))
         self.data_decoder = nn.ModuleList(OperatorDecoderLayer(d, heads, hidden, dropout)
                                           for _ in range(data_decoder_depth))
         self.data_decoder_norm = nn.RMSNorm(d, eps=1e-5) if data_decoder_depth > 0 else nn.Identity()
@@ -295,14 +297,15 @@ class PROSE(OperatorModel):
 
     # ------------------------------------------------------------------ inputs
     def check_resolution(self, nx: int, ny: int) -> None:
-        if any(nx % s or ny % s for s in (self.patch_size, self.out_patch_size)):
-            common = [k for k in range(2, 33) if nx % k == 0 and ny % k == 0]
-            hint = (f"sizes dividing both: {common}" if common else
-                    f"no patch size in 2..32 divides both {nx} and {ny}: crop or pad the data")
+        (px, py), (qx, qy) = self.patch_size, self.out_patch_size
+        if nx % px or nx % qx or ny % py or ny % qy:
+            fx = [k for k in range(1, 33) if nx % k == 0]
+            fy = [k for k in range(1, 33) if ny % k == 0]
             raise ValueError(
-                f"PROSE cuts the {nx}x{ny} grid into {self.patch_size}x{self.patch_size} input and "
-                f"{self.out_patch_size}x{self.out_patch_size} output patches (kernel = stride), so X and "
-                f"Y must be divisible by both: set model.net.patch_size / out_patch_size ({hint})")
+                f"PROSE cuts the {nx}x{ny} grid into {px}x{py} input and {qx}x{qy} output patches "
+                f"(kernel = stride), so X must be divisible by {px} and {qx}, Y by {py} and {qy}. Set "
+                f"model.net.patch_size / out_patch_size (an int or [px, py]; sizes up to 32 dividing "
+                f"X: {fx}, Y: {fy}; 1D data (Y = 1) needs [p, 1]), or crop/pad the data")
 
     def symbol_batch(self, cond: dict | None, batch: int) -> list[list[str]]:
         """The equation token sequence of each sample, from cond = {family, scalars}."""
@@ -336,9 +339,8 @@ class PROSE(OperatorModel):
         self.check_input(x)
         b, t, c, nx, ny = x.shape
         self.check_resolution(nx, ny)
-        p = self.patch_size
         h = self.patch_embed(x.reshape(b * t, c, nx, ny))                       # [B*T, d, nx/p, ny/p]
-        gx, gy = nx // p, ny // p
+        gx, gy = nx // self.patch_size[0], ny // self.patch_size[1]
         h = h.reshape(b, t, self.width, gx * gy).transpose(2, 3)               # [B, T, P, d]
         pos = sample_grid_table(self.pos_in, gx, gy, self.padding == "circular").reshape(1, 1, gx * gy, -1)
         h = (h + self.time_in + pos).reshape(b, t * gx * gy, self.width)
@@ -357,8 +359,8 @@ class PROSE(OperatorModel):
     # ------------------------------------------------------------------ decoders
     def queries(self, nx: int, ny: int) -> torch.Tensor:
         """Query embeddings [T_out * nx/q * ny/q, d]: time_out[t] + pos_out(i, j), (t, i, j) order."""
-        q = self.out_patch_size
-        pos = sample_grid_table(self.pos_out, nx // q, ny // q, self.padding == "circular")
+        (qx, qy) = self.out_patch_size
+        pos = sample_grid_table(self.pos_out, nx // qx, ny // qy, self.padding == "circular")
         return (self.time_out + pos.reshape(1, 1, -1, self.width)).reshape(-1, self.width)
 
     def decode_data(self, queries: torch.Tensor, fused: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
@@ -368,8 +370,8 @@ class PROSE(OperatorModel):
         return self.data_decoder_norm(queries)
 
     def _predict(self, fused, mask, nx: int, ny: int) -> torch.Tensor:
-        b, q = fused.shape[0], self.out_patch_size
-        gx, gy = nx // q, ny // q
+        b = fused.shape[0]
+        gx, gy = nx // self.out_patch_size[0], ny // self.out_patch_size[1]
         y = self.decode_data(self.queries(nx, ny).expand(b, -1, -1), fused, mask)
         y = y.reshape(b * self.out_steps, gx, gy, self.width).permute(0, 3, 1, 2)
         y = self.patch_unembed(y)                                              # [B*T_out, C_out, X, Y]
@@ -436,6 +438,14 @@ class PROSE(OperatorModel):
         accuracy = hit.sum(1).float() / valid.sum(1).float()
         exact = (hit | ~valid).all(1).float()
         return {"symbol_accuracy": accuracy, "symbol_exact": exact}
+
+
+def _pair(value, name: str) -> tuple[int, int]:
+    """An int (square) or a pair of positive ints."""
+    pair = (value, value) if isinstance(value, int) else tuple(value)
+    if len(pair) != 2 or not all(int(v) == v and int(v) >= 1 for v in pair):
+        raise ValueError(f"PROSE: {name} must be a positive int or a pair [X, Y] of them, got {value!r}")
+    return int(pair[0]), int(pair[1])
 
 
 def _init_embedding(emb: nn.Embedding) -> None:
