@@ -104,10 +104,29 @@ def run_training(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     record = metrics_record(cfg, dm, task, train_seconds, best, trainer)
     if trainer.is_global_zero:
         (run_dir / METRICS_FILE).write_text(json.dumps(record, indent=2))
+        figures = save_figures(task, record, run_dir)
         for lg in loggers:
             lg.log_metrics({f"final/{k}": v for k, v in flat_overall(record).items()})
+            if figures and hasattr(lg, "log_image"):
+                lg.log_image(key="test/figures", images=[str(p) for p in figures])
         log.info("test metrics written to %s", run_dir / METRICS_FILE)
     return record
+
+
+def save_figures(task: OperatorTask, record: dict[str, Any], run_dir: Path) -> list[Path]:
+    """Error vs rollout step and a frame strip of prediction vs reference (time-dependent data)."""
+    from pdebench_x.plots import plot_error_vs_step, plot_frame_strip
+    rollout = record["metrics"].get("rollout")
+    if rollout is None or task.test_examples is None:
+        return []
+    figures = [plot_error_vs_step(rollout["per_step"], rollout["steps"], run_dir / "error_vs_step.png")]
+    pred, target = task.test_examples
+    channel = task.spec.primary_channels[0]
+    c = task.spec.target_channels.index(channel)
+    for i in range(pred.shape[0]):
+        figures.append(plot_frame_strip(pred[i, :, c].numpy(), target[i, :, c].numpy(), rollout["steps"], channel,
+                                        run_dir / f"frames_sample{i}.png"))
+    return figures
 
 
 def flat_overall(record: dict[str, Any]) -> dict[str, float]:

@@ -67,6 +67,7 @@ class OperatorTask(L.LightningModule):
         self.test_metrics: MetricAccumulator | None = None
         self.test_onestep: MetricAccumulator | None = None
         self.test_summary: dict[str, Any] = {}
+        self.test_examples: tuple[torch.Tensor, torch.Tensor] | None = None
         self._inference_seconds = 0.0
 
     # -- prediction ------------------------------------------------------------------------------
@@ -164,6 +165,9 @@ class OperatorTask(L.LightningModule):
             torch.cuda.synchronize()
         self._inference_seconds += time.perf_counter() - start
         self._n_test += x.shape[0]
+        if batch_idx == 0:
+            # A couple of test samples kept for the figures in the run directory.
+            self.test_examples = (pred[:2].detach().cpu(), y[:2].detach().cpu())
         extra = self.model.extra_metrics(self.in_norm.encode(x), cond)
         self.test_metrics.update(pred, y, extra=extra)
         if self.test_onestep is not None:
