@@ -1,0 +1,337 @@
+"""Fingerprints of the official test splits: what makes a score comparable.
+
+A leaderboard number means something only on the exact test samples everyone else was
+scored on. For each (dataset, preset) the suite ships ``leaderboard/fingerprints/<name>.json``
+describing its test split (and, where defined, the zero-shot split at a higher resolution):
+
+* the generator (class and version), its settings, the seed and the number of samples;
+* an exact hash of the seeded random inputs (the coefficient field of a steady problem, the
+  initial frame of a time-dependent one): SHA-256 of each sample's float32 bytes. These come
+  from the seeded random stream alone, so any machine regenerates them bit for bit;
+* per-sample statistics of the targets (mean, std, min, max per channel), compared with a
+  tolerance: the targets come from a numerical solver whose last digits depend on the
+  machine (BLAS, FFT, solver fallback, float32 or float64 arithmetic).
+
+The tolerance is measured per dataset when the fingerprint is made: the test split is
+regenerated in the other precision (generators with a ``dtype`` setting) or, for solvers
+that always work in float64, taken as float64 before the float32 storage, and the largest
+per-sample statistic difference d = |s_file - s_regen| / max(|min|, |max|) of the sample is
+recorded. The check accepts d <= max(SAFETY * measured, FLOOR): a regeneration on another
+machine differs by round-off (~1e-7), a different split by O(1).
+
+A mismatch is refused with a message listing what differs and how to fix it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from pdebench_x.data.build import DatasetPlan, _check_existing, _plain, generate_split, generator_class
+from pdebench_x.data.formats import DataFormatError, open_source
+from pdebench_x.data.generators.base import sample_seed
+
+FORMAT_VERSION = 1
+STATS = ("mean", "std", "min", "max")
+#: Tolerance = max(SAFETY * measured difference, FLOOR) (see the module docstring).
+SAFETY = 100.0
+FLOOR = 1e-6
+#: Samples regenerated to measure the tolerance (the rest are checked, not measured).
+MEASURE_SAMPLES = 8
+
+#: The zero-shot resolution split of each (family, preset): generator overrides. Operator
+#: learners trained at the preset's resolution are scored on it unchanged (trained at 64,
+#: tested at 128 for the small presets). Families missing here show N/A on the board.
+ZERO_SHOT: dict[str, dict[str, dict[str, Any]]] = {
+    "darcy": {"small": {"resolution": 128}, "benchmark": {"resolution": 141}},
+}
+
+
+class FingerprintMismatch(ValueError):
+    """A test split that is not the official one (the message says what differs)."""
+
+
+class FingerprintMissing(FileNotFoundError):
+    """No fingerprint is shipped for the dataset."""
+
+
+# ------------------------------------------------------------------------------------------
+# where fingerprints live
+# ------------------------------------------------------------------------------------------
+def fingerprint_path(directory: str | Path, dataset: str) -> Path:
+    return Path(directory) / f"{dataset}.json"
+
+
+def available(directory: str | Path) -> list[str]:
+    return sorted(p.stem for p in Path(directory).glob("*.json"))
+
+
+def content_id(fp: Mapping[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of everything but the id itself."""
+    body = {k: v for k, v in fp.items() if k != "id"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def load_fingerprint(directory: str | Path, dataset: str) -> dict[str, Any]:
+    path = fingerprint_path(directory, dataset)
+    if not path.exists():
+        known = available(directory) if Path(directory).is_dir() else []
+        raise FingerprintMissing(
+            f"no fingerprint for dataset {dataset!r} in {directory} (official datasets: {known or 'none'}). "
+            "Only official test splits can be scored for the board: train on an official preset "
+            "(e.g. data=darcy data.preset=small), or make a fingerprint with "
+            "`pdebench-x fingerprint make ...` for a new dataset in its own pull request.")
+    fp = json.loads(path.read_text())
+    if fp.get("format_version") != FORMAT_VERSION:
+        raise FingerprintMismatch(f"{path}: fingerprint format {fp.get('format_version')!r}, this code reads "
+                                  f"{FORMAT_VERSION}")
+    if fp.get("id") != content_id(fp):
+        raise FingerprintMismatch(f"{path} was edited after it was made (its id no longer matches its "
+                                  "content); restore it from git or remake it with `pdebench-x fingerprint make`")
+    return fp
+
+
+# ------------------------------------------------------------------------------------------
+# plans of the official splits
+# ------------------------------------------------------------------------------------------
+def plan_of(fp: Mapping[str, Any], root: str | Path, split: str = "test") -> DatasetPlan:
+    """The DatasetPlan that generates the fingerprinted split ("test" or "zero_shot")."""
+    plan = fp["plan"]
+    generator = dict(plan["generator"])
+    customised = bool(plan["customised"])
+    if split == "zero_shot":
+        if not fp.get("zero_shot"):
+            raise KeyError(f"dataset {fp['dataset']} has no zero-shot split")
+        generator.update(fp["zero_shot"]["overrides"])
+        customised = True
+    return DatasetPlan(family=fp["family"], preset=fp["preset"], generator=generator, sizes=dict(plan["sizes"]),
+                       seed=int(plan["seed"]), root=Path(root), customised=customised)
+
+
+def ensure_test_split(plan: DatasetPlan, progress: bool = True) -> Path:
+    """The plan's test split file, generated if missing (only that split: scoring needs no other)."""
+    path = plan.split_path("test")
+    if path.exists():
+        _check_existing(path, plan, "test")
+        return path
+    return generate_split(plan, "test", progress=progress)
+
+
+# ------------------------------------------------------------------------------------------
+# computing a split's fingerprint
+# ------------------------------------------------------------------------------------------
+def _channels(problem: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    if problem["kind"] == "steady":
+        return list(problem["inputs"]), list(problem["targets"])
+    return list(problem["fields"]), list(problem["fields"])
+
+
+def _read_inputs(source, index: int, problem: Mapping[str, Any]) -> np.ndarray:
+    inputs, _ = _channels(problem)
+    if problem["kind"] == "steady":
+        return source.read(index, inputs)
+    return source.read(index, inputs, slice(0, 1))  # the seeded initial condition
+
+
+def target_stats(arr: np.ndarray) -> list[list[float]]:
+    """[T, C, X, Y] -> per channel [mean, std, min, max] in float64."""
+    a = np.asarray(arr, dtype=np.float64)
+    a = np.moveaxis(a, 1, 0).reshape(a.shape[1], -1)
+    return [[float(c.mean()), float(c.std()), float(c.min()), float(c.max())] for c in a]
+
+
+def split_content(path: str | Path, plan: DatasetPlan, problem: Mapping[str, Any]) -> dict[str, Any]:
+    """Generator facts, input hashes and target statistics of one split file."""
+    source = open_source(path, "well")
+    inputs, targets = _channels(problem)
+    attrs = source.info.attrs
+    hashes, stats = [], []
+    for i in range(len(source)):
+        x = np.ascontiguousarray(_read_inputs(source, i, problem), dtype="<f4")
+        hashes.append(hashlib.sha256(x.tobytes()).hexdigest()[:16])
+        stats.append(target_stats(source.read(i, targets)))
+    return {
+        "generator": str(attrs.get("generator")),
+        "generator_version": str(attrs.get("generator_version")),
+        "settings": json.loads(attrs.get("settings", "{}")) if isinstance(attrs.get("settings"), str)
+        else attrs.get("settings"),
+        "seed": int(attrs.get("seed", -1)),
+        "n_samples": len(source),
+        "spatial_shape": list(source.info.spatial_shape),
+        "input_channels": inputs,
+        "target_channels": targets,
+        "inputs_sha256": hashlib.sha256("".join(hashes).encode()).hexdigest(),
+        "inputs_sha256_per_sample": hashes,
+        "target_stats": {"names": list(STATS), "per_sample": stats},
+    }
+
+
+def _as_channels(desc, out: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Generator output {field: [B, (T,) X, Y(, 2)]} -> {channel: [B, T, X, Y]} float64."""
+    channels = {}
+    for fi in desc.fields:
+        arr = np.asarray(out[fi.name], dtype=np.float64)
+        if not fi.time_varying:
+            arr = arr[:, None]
+        if fi.order == 0:
+            channels[fi.name] = arr
+        else:
+            for k, name in enumerate(fi.channel_names()):
+                channels[name] = arr[..., k]
+    return channels
+
+
+def _regenerate_other_precision(plan: DatasetPlan, n: int) -> tuple[dict[str, np.ndarray], str]:
+    """The first n test samples, regenerated another way (see the module docstring)."""
+    cls = generator_class(plan.family)
+    seeds = [sample_seed(plan.seed, "test", i) for i in range(n)]
+    gen = cls(**plan.generator)
+    current = str(gen.settings.get("dtype", ""))
+    if current in ("float32", "float64"):
+        other = "float64" if current == "float32" else "float32"
+        try:
+            alt = cls(**{**plan.generator, "dtype": other})
+        except (TypeError, ValueError):
+            alt = None
+        if alt is not None:
+            return (_as_channels(alt.describe(), alt.generate(seeds)),
+                    f"regenerated in {other} (stored run: {current}, saved as float32)")
+    if hasattr(gen, "sample"):
+        # Solvers that always work in float64: the float64 solution before float32 storage.
+        fields = [fi.name for fi in gen.describe().fields]
+        samples = [gen.sample(s) for s in seeds]
+        out = {name: np.stack([s[k] for s in samples]) for k, name in enumerate(fields)}
+        return _as_channels(gen.describe(), out), "float64 solution vs its float32 storage"
+    return _as_channels(gen.describe(), gen.generate(seeds)), "same-precision regeneration"
+
+
+def measure_tolerance(content: Mapping[str, Any], plan: DatasetPlan, n: int = MEASURE_SAMPLES) -> dict[str, Any]:
+    n = min(n, content["n_samples"])
+    regen, how = _regenerate_other_precision(plan, n)
+    targets = content["target_channels"]
+    worst = 0.0
+    for i in range(n):
+        arr = np.stack([regen[c][i] for c in targets], axis=1)  # [T, C, X, Y]
+        diff = _stat_differences(content["target_stats"]["per_sample"][i], target_stats(arr))
+        worst = max(worst, max(d for d, _ in diff))
+    return {"rtol": max(SAFETY * worst, FLOOR), "measured": worst, "samples": n, "how": how,
+            "rule": f"max({SAFETY:g} x measured, {FLOOR:g}); difference = |stat - stat_ref| / max(|min|, |max|) "
+                    "of the reference sample"}
+
+
+def _stat_differences(ref: list[list[float]], other: list[list[float]]) -> list[tuple[float, str]]:
+    out = []
+    for c, (r, o) in enumerate(zip(ref, other)):
+        scale = max(abs(r[2]), abs(r[3]), 1e-30)
+        for k, name in enumerate(STATS):
+            out.append((abs(r[k] - o[k]) / scale, f"channel {c} {name}"))
+    return out
+
+
+def make_fingerprint(data_cfg: Mapping[str, Any], root: str | Path, zero_shot: bool = True,
+                     measure_samples: int = MEASURE_SAMPLES, progress: bool = True) -> dict[str, Any]:
+    """Fingerprint the test split (and the zero-shot split) of a data config's dataset.
+
+    The splits are generated under ``root`` if missing. ``data_cfg`` is the data config as
+    train.py sees it (conf/data/<family>.yaml with the preset chosen).
+    """
+    from pdebench_x.data.build import plan_from_config
+    cfg = _plain(data_cfg)
+    if cfg.get("path"):
+        raise ValueError("official splits are generated ones: fingerprint a data config with path: null")
+    plan = plan_from_config(cfg, root)
+    problem = dict(cfg["problem"])
+    fp: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "dataset": plan.name,
+        "family": plan.family,
+        "preset": plan.preset,
+        "plan": {"generator": plan.generator, "sizes": plan.sizes, "seed": plan.seed,
+                 "customised": plan.customised, "plan_fingerprint": plan.fingerprint()},
+        "problem": problem,
+        "data_config": {k: v for k, v in cfg.items() if k not in ("presets",)},
+        "test": _split_entry(plan, problem, measure_samples, progress),
+        "zero_shot": None,
+    }
+    overrides = ZERO_SHOT.get(plan.family, {}).get(plan.preset)
+    if zero_shot and overrides:
+        zplan = plan_of({**fp, "zero_shot": {"overrides": overrides}}, root, "zero_shot")
+        fp["zero_shot"] = {"overrides": dict(overrides), "dataset": zplan.name,
+                           "resolution": int(overrides.get("resolution", 0)) or None,
+                           **_split_entry(zplan, problem, measure_samples, progress)}
+    fp["id"] = content_id(fp)
+    return fp
+
+
+def _split_entry(plan: DatasetPlan, problem, measure_samples: int, progress: bool) -> dict[str, Any]:
+    path = ensure_test_split(plan, progress=progress)
+    content = split_content(path, plan, problem)
+    content["tolerance"] = measure_tolerance(content, plan, measure_samples)
+    return content
+
+
+def write_fingerprint(fp: Mapping[str, Any], directory: str | Path, overwrite: bool = False) -> Path:
+    path = fingerprint_path(directory, fp["dataset"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(fp, indent=1, allow_nan=False) + "\n"
+    if overwrite:
+        path.write_text(text)
+    else:
+        try:
+            with open(path, "x") as f:
+                f.write(text)
+        except FileExistsError:
+            raise FileExistsError(f"{path} exists; a shipped fingerprint is never replaced silently "
+                                  "(pass --overwrite when the generator version changed on purpose)") from None
+    return path
+
+
+# ------------------------------------------------------------------------------------------
+# checking a local split against the fingerprint
+# ------------------------------------------------------------------------------------------
+def split_differences(path: str | Path, expected: Mapping[str, Any], problem: Mapping[str, Any],
+                      plan: DatasetPlan) -> list[str]:
+    """What differs between the split at ``path`` and its fingerprint (empty: it matches)."""
+    try:
+        found = split_content(path, plan, problem)
+    except (DataFormatError, OSError, KeyError) as err:
+        return [f"the file cannot be read as the expected split ({err})"]
+    diffs = []
+    for key in ("generator", "generator_version", "settings", "seed", "n_samples", "spatial_shape",
+                "input_channels", "target_channels"):
+        if found[key] != expected[key]:
+            diffs.append(f"{key}: local {found[key]!r}, official {expected[key]!r}")
+    if diffs:
+        return diffs  # different data altogether: sample-level comparisons would only add noise
+    bad = [i for i, (a, b) in enumerate(zip(found["inputs_sha256_per_sample"], expected["inputs_sha256_per_sample"]))
+           if a != b]
+    if bad:
+        diffs.append(f"inputs of {len(bad)} of {found['n_samples']} samples differ (first: sample(s) "
+                     f"{bad[:5]}): the seeded random fields are not the official ones")
+    rtol = float(expected["tolerance"]["rtol"])
+    worst = (0.0, "", -1)
+    for i, (ref, got) in enumerate(zip(expected["target_stats"]["per_sample"], found["target_stats"]["per_sample"])):
+        for d, what in _stat_differences(ref, got):
+            if d > worst[0] or not math.isfinite(d):
+                worst = (d, what, i)
+    if not (worst[0] <= rtol):
+        diffs.append(f"target statistics differ beyond the tolerance {rtol:.1e}: sample {worst[2]} "
+                     f"{worst[1]} differs by {worst[0]:.2e} (relative to the sample's max |value|)")
+    return diffs
+
+
+def check_split(path: str | Path, fp: Mapping[str, Any], split: str, root: str | Path) -> None:
+    """Raise :class:`FingerprintMismatch` unless ``path`` holds the fingerprinted split."""
+    expected = fp["test"] if split == "test" else fp["zero_shot"]
+    diffs = split_differences(path, expected, fp["problem"], plan_of(fp, root, split))
+    if diffs:
+        lines = "\n".join(f"  - {d}" for d in diffs)
+        raise FingerprintMismatch(
+            f"{path} is not the official {split} split of {fp['dataset']}:\n{lines}\n"
+            "Nothing was scored. Delete the file so that the official split is regenerated, and make "
+            "sure your pdebench_x (generator versions) matches the board's; a genuinely new split "
+            "needs a new fingerprint in its own pull request.")

@@ -1,0 +1,255 @@
+"""The versioned submission-record schema and the checks every record must pass.
+
+The schema is published as JSON Schema (draft 2020-12) in ``record.schema.json`` beside this
+module. It is checked here by a small built-in validator (the subset of JSON Schema the file
+uses: type, properties, required, additionalProperties, items, minItems, enum, const,
+minimum, minLength, pattern, $ref into $defs), so validation needs no third-party package;
+the test suite cross-checks the file against ``jsonschema`` where that is installed.
+
+On top of the schema, :func:`validate_record` checks what JSON Schema cannot say:
+
+* every number is finite (the scorer never writes NaN/Infinity; a record carrying one was
+  edited or produced by a diverged solver) and every metric non-negative;
+* the primary metric (nRMSE) is present for every seed;
+* seeds are distinct and the aggregate is the mean / sample standard deviation
+  (ddof = 1) of the per-seed values, so a hand-edited aggregate is caught.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterator
+
+SCHEMA_PATH = Path(__file__).with_name("record.schema.json")
+#: Record format versions this code reads; bump (and add a migration) when the format changes.
+SCHEMA_VERSIONS = ("1",)
+CURRENT_VERSION = "1"
+PRIMARY_METRIC = "nrmse"
+#: Relative tolerance of the aggregate-vs-seeds consistency check (records are written by json
+#: from float64, so the round trip is exact; this only absorbs a reordering of the sum).
+AGGREGATE_RTOL = 1e-9
+
+
+class RecordError(ValueError):
+    """A submission record that is malformed or fails a check; the message lists every problem."""
+
+    def __init__(self, problems: list[str] | str, source: str = "record") -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"{source} is not a valid submission record:\n{lines}")
+
+
+@lru_cache(maxsize=1)
+def load_schema() -> dict[str, Any]:
+    return json.loads(SCHEMA_PATH.read_text())
+
+
+# ------------------------------------------------------------------------------------------
+# a small JSON Schema validator (the subset record.schema.json uses)
+# ------------------------------------------------------------------------------------------
+_TYPES = {
+    "object": lambda v: isinstance(v, dict),
+    "array": lambda v: isinstance(v, list),
+    "string": lambda v: isinstance(v, str),
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "boolean": lambda v: isinstance(v, bool),
+    "null": lambda v: v is None,
+}
+
+
+def _resolve(ref: str, root: dict[str, Any]) -> dict[str, Any]:
+    if not ref.startswith("#/"):
+        raise ValueError(f"only local $ref are supported, got {ref!r}")
+    node: Any = root
+    for part in ref[2:].split("/"):
+        node = node[part]
+    return node
+
+
+def schema_errors(value: Any, schema: dict[str, Any], root: dict[str, Any] | None = None,
+                  path: str = "$") -> list[str]:
+    """Every violation of ``schema`` by ``value``, as 'path: what is wrong' strings."""
+    root = schema if root is None else root
+    if "$ref" in schema:
+        return schema_errors(value, _resolve(schema["$ref"], root), root, path)
+    errors: list[str] = []
+    if "type" in schema:
+        types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+        if not any(_TYPES[t](value) for t in types):
+            return [f"{path}: expected {' or '.join(types)}, got {type(value).__name__} {_short(value)}"]
+    if "const" in schema and value != schema["const"]:
+        errors.append(f"{path}: must be {schema['const']!r}, got {_short(value)}")
+    if "enum" in schema and value not in schema["enum"]:
+        errors.append(f"{path}: must be one of {schema['enum']}, got {_short(value)}")
+    if _TYPES["number"](value):
+        if "minimum" in schema and value < schema["minimum"]:
+            errors.append(f"{path}: must be >= {schema['minimum']}, got {value}")
+    if isinstance(value, str):
+        if len(value) < schema.get("minLength", 0):
+            errors.append(f"{path}: must not be empty")
+        if "pattern" in schema and not re.search(schema["pattern"], value):
+            errors.append(f"{path}: {value!r} does not match the pattern {schema['pattern']}")
+    if isinstance(value, list):
+        if len(value) < schema.get("minItems", 0):
+            errors.append(f"{path}: needs at least {schema['minItems']} item(s), got {len(value)}")
+        if "items" in schema:
+            for i, item in enumerate(value):
+                errors += schema_errors(item, schema["items"], root, f"{path}[{i}]")
+    if isinstance(value, dict):
+        for key in schema.get("required", []):
+            if key not in value:
+                errors.append(f"{path}: missing required field {key!r}")
+        props = schema.get("properties", {})
+        extra = schema.get("additionalProperties", True)
+        for key, item in value.items():
+            sub = f"{path}.{key}"
+            if key in props:
+                errors += schema_errors(item, props[key], root, sub)
+            elif extra is False:
+                errors.append(f"{path}: unknown field {key!r} (allowed: {sorted(props)})")
+            elif isinstance(extra, dict):
+                errors += schema_errors(item, extra, root, sub)
+    return errors
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, default=str) if not isinstance(value, float) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# ------------------------------------------------------------------------------------------
+# checks beyond the schema
+# ------------------------------------------------------------------------------------------
+def _numbers(value: Any, path: str = "$") -> Iterator[tuple[str, float]]:
+    if isinstance(value, bool):
+        return
+    if isinstance(value, (int, float)):
+        yield path, float(value)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _numbers(v, f"{path}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _numbers(v, f"{path}[{i}]")
+
+
+def _metric_sections(record: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """The parts of a record that hold metric values (all must be >= 0)."""
+    for i, seed in enumerate(record.get("seeds") or []):
+        if isinstance(seed, dict):
+            yield f"$.seeds[{i}].metrics", seed.get("metrics")
+            yield f"$.seeds[{i}].zero_shot", seed.get("zero_shot")
+    yield "$.aggregate", record.get("aggregate")
+    if isinstance(record.get("zero_shot"), dict):
+        yield "$.zero_shot.aggregate", record["zero_shot"].get("aggregate")
+
+
+def primary_section(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The section scored for ranking: the full rollout for time-dependent data, else steady."""
+    for key in ("rollout", "steady"):
+        if key in metrics:
+            return metrics[key]
+    raise KeyError("metrics hold neither a 'rollout' nor a 'steady' section")
+
+
+def mean_std(values: list[float | None]) -> dict[str, Any]:
+    """{mean, std, min, max, n} over the non-null values; std is the sample std (ddof = 1)."""
+    xs = [float(v) for v in values if v is not None]
+    n = len(xs)
+    if n == 0:
+        return {"mean": None, "std": None, "min": None, "max": None, "n": 0}
+    mean = math.fsum(xs) / n
+    std = math.sqrt(math.fsum((x - mean) ** 2 for x in xs) / (n - 1)) if n > 1 else 0.0
+    return {"mean": mean, "std": std, "min": min(xs), "max": max(xs), "n": n}
+
+
+def semantic_errors(record: dict[str, Any]) -> list[str]:
+    errors = []
+    for path, x in _numbers(record):
+        if not math.isfinite(x):
+            errors.append(f"{path} is {x}: metrics and costs must be finite numbers (a diverged "
+                          "solver cannot be ranked; undefined metrics are null)")
+    for base, section in _metric_sections(record):
+        for path, x in _numbers(section, base):
+            if math.isfinite(x) and x < 0 and not path.endswith(".steps") and "].steps[" not in path:
+                errors.append(f"{path} is {x}: error metrics cannot be negative")
+    seeds = [s for s in record.get("seeds") or [] if isinstance(s, dict)]
+    values = [s.get("seed") for s in seeds]
+    dup = sorted({v for v in values if values.count(v) > 1}, key=str)
+    if dup:
+        errors.append(f"$.seeds: seed value(s) {dup} appear more than once; the spread must come "
+                      "from distinct training seeds")
+    per_seed: dict[str, list] = {}
+    for i, seed in enumerate(seeds):
+        try:
+            overall = primary_section(seed["metrics"])["overall"]
+        except (KeyError, TypeError):
+            errors.append(f"$.seeds[{i}].metrics: no 'steady' or 'rollout' section with 'overall' metrics")
+            continue
+        if overall.get(PRIMARY_METRIC) is None:
+            errors.append(f"$.seeds[{i}]: the primary metric {PRIMARY_METRIC} is missing or null "
+                          "(the solver diverged?); every seed must have a finite nRMSE")
+        for name, v in overall.items():
+            per_seed.setdefault(name, []).append(v)
+    agg = (record.get("aggregate") or {}).get("overall") if isinstance(record.get("aggregate"), dict) else None
+    if isinstance(agg, dict) and not errors:
+        for name, values_ in per_seed.items():
+            want = mean_std(values_)
+            have = agg.get(name)
+            if not isinstance(have, dict):
+                errors.append(f"$.aggregate.overall: missing {name!r} (the mean and std of the seeds' values)")
+                continue
+            for key in ("mean", "std"):
+                a, b = have.get(key), want[key]
+                if (a is None) != (b is None) or (a is not None and not math.isclose(
+                        a, b, rel_tol=AGGREGATE_RTOL, abs_tol=1e-15)):
+                    errors.append(f"$.aggregate.overall.{name}.{key} is {a} but the seeds give {b}: the "
+                                  "aggregate must be computed from the per-seed values")
+    return errors
+
+
+def parse_record(text: str, source: str = "record") -> dict[str, Any]:
+    """JSON text -> dict, with a clear error for text that is not JSON at all."""
+    try:
+        # NaN/Infinity are accepted here on purpose, to be reported with their path below.
+        record = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise RecordError(f"not valid JSON ({err}); a record is one JSON object as written by "
+                          "`python score.py`", source) from err
+    if not isinstance(record, dict):
+        raise RecordError(f"expected a JSON object, got {type(record).__name__}", source)
+    return record
+
+
+def validate_record(record: dict[str, Any], source: str = "record") -> dict[str, Any]:
+    """Raise :class:`RecordError` listing every problem; return the record when valid."""
+    if not isinstance(record, dict):
+        raise RecordError(f"expected a JSON object, got {type(record).__name__}", source)
+    version = record.get("schema_version")
+    if version not in SCHEMA_VERSIONS:
+        raise RecordError(
+            f"unknown schema_version {version!r}; this pdebench_x reads {list(SCHEMA_VERSIONS)}. "
+            "Re-score with this version's score.py, or upgrade pdebench_x if the record is newer", source)
+    errors = schema_errors(record, load_schema())
+    errors += semantic_errors(record) if not errors else []
+    if errors:
+        raise RecordError(errors, source)
+    return record
+
+
+def load_record(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise RecordError(f"cannot read it ({err})", str(path)) from err
+    return validate_record(parse_record(text, str(path)), str(path))
+
+
+def dump_record(record: dict[str, Any]) -> str:
+    """Strict JSON (NaN refused), stable key order, trailing newline."""
+    return json.dumps(record, indent=2, sort_keys=False, allow_nan=False) + "\n"

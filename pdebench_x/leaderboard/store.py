@@ -1,0 +1,92 @@
+"""The board's submissions directory: reading every record, adding one, never overwriting.
+
+Records live in ``<board>/submissions/<dataset>__<solver>.json``. A record is added only
+after every check passed (schema, finite non-negative metrics, the shipped fingerprint of
+its dataset, no other record of the same solver name on the same dataset); it is written
+with exclusive creation, so an existing file is never replaced, even by a race.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Mapping
+
+from pdebench_x.leaderboard.fingerprint import FingerprintMismatch, FingerprintMissing, load_fingerprint
+from pdebench_x.leaderboard.schema import RecordError, dump_record, load_record, validate_record
+
+
+class DuplicateSubmission(ValueError):
+    """The board already has a record of this solver name on this dataset."""
+
+
+def submissions_dir(board_dir: str | Path) -> Path:
+    return Path(board_dir) / "submissions"
+
+
+def fingerprints_dir(board_dir: str | Path) -> Path:
+    return Path(board_dir) / "fingerprints"
+
+
+def record_filename(record: Mapping[str, Any]) -> str:
+    safe = re.sub(r"[^A-Za-z0-9_.+-]", "_", record["solver"]["name"])
+    return f"{record['dataset']['name']}__{safe}.json"
+
+
+def load_board(board_dir: str | Path) -> list[tuple[Path, dict[str, Any]]]:
+    """Every record on the board, each validated; one error lists every bad file."""
+    records, problems = [], []
+    for path in sorted(submissions_dir(board_dir).glob("*.json")):
+        try:
+            records.append((path, load_record(path)))
+        except RecordError as err:
+            problems.append(str(err))
+    seen: dict[tuple[str, str], Path] = {}
+    for path, rec in records:
+        key = (rec["dataset"]["name"], rec["solver"]["name"].lower())
+        if key in seen:
+            problems.append(f"{path} and {seen[key]} both hold solver {rec['solver']['name']!r} on "
+                            f"{rec['dataset']['name']}: solver names must be unique per dataset")
+        seen[key] = path
+        try:
+            check_fingerprint(rec, fingerprints_dir(board_dir))
+        except (FingerprintMismatch, FingerprintMissing) as err:
+            problems.append(f"{path}: {err}")
+    if problems:
+        raise RecordError(problems, f"the board at {board_dir}")
+    return records
+
+
+def check_fingerprint(record: Mapping[str, Any], fp_dir: str | Path) -> None:
+    fp = load_fingerprint(fp_dir, record["dataset"]["name"])
+    if record["dataset"]["fingerprint"] != fp["id"]:
+        raise FingerprintMismatch(
+            f"the record of {record['solver']['name']} was scored on a test split with fingerprint "
+            f"{record['dataset']['fingerprint'][:12]}..., but the board's official {record['dataset']['name']} "
+            f"split is {fp['id'][:12]}...: re-score the solver with this version of score.py")
+    zs = record.get("zero_shot")
+    if zs and zs.get("fingerprint") != fp["id"]:
+        raise FingerprintMismatch(f"the zero-shot scores of {record['solver']['name']} refer to fingerprint "
+                                  f"{str(zs.get('fingerprint'))[:12]}..., not the official {fp['id'][:12]}...")
+
+
+def add_record(record: Mapping[str, Any], board_dir: str | Path) -> Path:
+    """Validate ``record`` against the schema and the board, then write it; nothing is written on error."""
+    record = validate_record(dict(record), f"the record of {record.get('solver', {}).get('name', '?')}")
+    check_fingerprint(record, fingerprints_dir(board_dir))
+    existing = load_board(board_dir)
+    name, dataset = record["solver"]["name"], record["dataset"]["name"]
+    for path, rec in existing:
+        if rec["dataset"]["name"] == dataset and rec["solver"]["name"].lower() == name.lower():
+            raise DuplicateSubmission(
+                f"the board already has solver {rec['solver']['name']!r} on {dataset} ({path}); nothing was "
+                "written. Records are never overwritten: submit under another name (solver=<name>, e.g. "
+                f"{name}-v2), or remove the old record in a reviewed pull request first")
+    path = submissions_dir(board_dir) / record_filename(record)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = dump_record(record)
+    try:
+        with open(path, "x") as f:
+            f.write(text)
+    except FileExistsError:
+        raise DuplicateSubmission(f"{path} already exists; records are never overwritten") from None
+    return path
