@@ -20,14 +20,18 @@ spectrally truncated (or zero-padded) to the solve grid, so a seed gives the sam
 field, up to its band limit, whatever grid it is solved on.
 
 Scheme: Fourier pseudo-spectral in space with the 2/3 rule (the nonlinear term is formed from
-the modes |k_x|, |k_y| < s/3 and projected back onto them, so it is free of aliasing), the
-viscous term integrated exactly by the integrating factor exp(-nu |K|^2 t) (K = 2 pi k), and
-the rest (advection and forcing) by the classical RK4 applied to the transformed variable
-(Lawson's IF-RK4, fourth order). For w_hat' = L w_hat + G(w_hat), L = -nu |K|^2,
-E = exp(L h / 2), one step is::
+the modes |k_x|, |k_y| < s/3 and projected back onto them, so it is free of aliasing); in time,
+the viscous term and the constant forcing are integrated exactly (integrating factor
+exp(-nu |K|^2 t), K = 2 pi k) and the advection N(w) = -div(u w) by the classical RK4 on the
+transformed variable (Lawson's IF-RK4, fourth order). With L = -nu |K|^2, z = L h / 2,
+E = e^z, F = h/2 phi1(z) f, phi1(z) = (e^z - 1)/z, F2 = (E + 1) F (the exact integrals of the
+forcing over h/2 and h), one step is::
 
-    k1 = G(w),  k2 = G(E (w + h/2 k1)),  k3 = G(E w + h/2 k2),  k4 = G(E^2 w + h E k3),
-    w <- E^2 w + h/6 (E^2 k1 + 2 E (k2 + k3) + k4).
+    k1 = N(w),  k2 = N(E (w + h/2 k1) + F),  k3 = N(E w + F + h/2 k2),  k4 = N(E^2 w + F2 + h E k3),
+    w <- E^2 w + F2 + h/6 (E^2 k1 + 2 E (k2 + k3) + k4).
+
+Where N vanishes (a single Fourier shell, e.g. Taylor–Green or the flow forced from rest) the
+step is exact for any h.
 
 The step is chosen per sample from its own CFL number, h <= cfl dx / max(|u| + |v|) and
 h <= max_dt, and shortened evenly so each sample lands exactly on every output time; samples
@@ -52,12 +56,14 @@ from pdebench_x.data.generators.base import (
     Generator,
 )
 
-#: Default largest step. IF-RK4 temporal error at nu = 1e-3, 64^2 with this cap is ~1e-6
-#: relative at t = 1, far below the spatial error (see tests/test_ns_generator.py, datasets/ns.md).
-DEFAULT_MAX_DT = 0.05
-#: Default CFL number, dt * max(|u| + |v|) / dx. The RK4 stability limit for the
-#: 2/3-dealiased advection operator is about 1.35 in these units.
-DEFAULT_CFL = 0.5
+#: Default CFL number, dt * max(|u| + |v|) / dx. Measured (datasets/ns.md): temporal error
+#: 1.5e-6 relative at nu = 1e-3 (64^2, t = 1) and 9e-5 at nu = 1e-5 (128^2), 20x or more below
+#: the spatial error of those grids; 0.5 costs twice as much for 16x less. Blow-up was seen
+#: from 2.0 on under-resolved flows (nu = 1e-5 on 64^2).
+DEFAULT_CFL = 1.0
+#: Default largest step (binds only while the flow is slow, early on): fixed dt = 0.1 gives
+#: 5e-8 relative error at nu = 1e-3.
+DEFAULT_MAX_DT = 0.1
 
 
 # --------------------------------------------------------------------------------------------
@@ -114,26 +120,34 @@ def forcing_pattern(n: int, amplitude: float = 1.0) -> np.ndarray:
 # Pseudo-spectral solver
 # --------------------------------------------------------------------------------------------
 class _Spectral:
-    """Wavenumber tensors for rfft2 layout [..., n (x), n/2 + 1 (y)]."""
+    """Wavenumber operators for the rfft2 layout [..., n (x), n/2 + 1 (y)]."""
 
     def __init__(self, n: int, device: torch.device, dtype: torch.dtype) -> None:
         kx = torch.fft.fftfreq(n, d=1.0 / n, dtype=torch.float64, device=device)
         ky = torch.fft.rfftfreq(n, d=1.0 / n, dtype=torch.float64, device=device)
         kx2, ky2 = torch.meshgrid(kx, ky, indexing="ij")
         nyq = (kx2.abs() == n // 2) | (ky2 == n // 2)
-        self.n = n
-        #: |K|^2 = 4 pi^2 |k|^2, the symbol of -Lap
-        self.k2 = (4.0 * math.pi**2 * (kx2**2 + ky2**2)).to(dtype)
-        inv = torch.where(self.k2 > 0, 1.0 / torch.where(self.k2 > 0, self.k2, 1.0), 0.0)
-        self.inv_k2 = inv.to(dtype)  # -Lap^{-1}, zero mean mode
-        # i K for derivatives; Nyquist modes get 0 (their derivative is not real-representable)
-        two_pi_i = 2j * math.pi
         cdtype = torch.complex64 if dtype == torch.float32 else torch.complex128
-        self.dx = (two_pi_i * torch.where(nyq, 0.0, kx2)).to(cdtype)
-        self.dy = (two_pi_i * torch.where(nyq, 0.0, ky2)).to(cdtype)
-        # 2/3 rule: modes 3|k| < n are free of aliasing in a quadratic product
-        self.dealias = ((3 * kx2.abs() < n) & (3 * ky2 < n)).to(dtype)
-        self.keep = (~nyq).to(dtype)  # zero the Nyquist modes of the state
+        k2 = 4.0 * math.pi**2 * (kx2**2 + ky2**2)
+        inv_k2 = torch.where(k2 > 0, 1.0 / torch.where(k2 > 0, k2, 1.0), 0.0)  # -Lap^{-1}, mean 0
+        # i K for derivatives; Nyquist modes get 0 (their derivative is not real-representable)
+        dx = 2j * math.pi * torch.where(nyq, 0.0, kx2)
+        dy = 2j * math.pi * torch.where(nyq, 0.0, ky2)
+        # 2/3 rule: modes with 3|k| < n are free of aliasing in a quadratic product
+        dealias = ((3 * kx2.abs() < n) & (3 * ky2 < n)).to(torch.float64)
+        self.n = n
+        self.k2 = k2.to(dtype)  # |K|^2 = 4 pi^2 |k|^2, the symbol of -Lap
+        self.keep = (~nyq).to(dtype)  # zeroes the Nyquist modes of the state
+        # full-state maps w_hat -> (u_hat, v_hat), u = psi_y, v = -psi_x
+        self.to_u = (dy * inv_k2).to(cdtype)
+        self.to_v = (-dx * inv_k2).to(cdtype)
+        # the same restricted to the dealiased modes (inputs of the nonlinear product)
+        self.dealias = dealias.to(dtype)
+        self.to_u_d = (dy * inv_k2 * dealias).to(cdtype)
+        self.to_v_d = (-dx * inv_k2 * dealias).to(cdtype)
+        # divergence of the flux (u w, v w), projected onto the dealiased modes
+        self.div_x = (dx * dealias).to(cdtype)
+        self.div_y = (dy * dealias).to(cdtype)
 
 
 @dataclass
@@ -167,7 +181,13 @@ def _to_spectral(w: torch.Tensor, name: str, sp: _Spectral) -> torch.Tensor:
             f"{name} has a nonzero mean (max |mean|/max|field| = "
             f"{(mean.abs() / scale).max().item():.2e}); on the torus the vorticity and the forcing "
             "must have zero mean: subtract the mean first")
-    w_hat = torch.fft.rfft2(w) * sp.keep
+    if w.shape[0] == 1:
+        # a lone transform takes another FFT code path (last-bit differences): pad to two so a
+        # sample gives the same bits alone as in a batch
+        w_hat = torch.fft.rfft2(torch.cat((w, w)))[:1]
+    else:
+        w_hat = torch.fft.rfft2(w)
+    w_hat = w_hat * sp.keep
     w_hat[..., 0, 0] = 0
     return w_hat
 
@@ -175,24 +195,33 @@ def _to_spectral(w: torch.Tensor, name: str, sp: _Spectral) -> torch.Tensor:
 def _physical(w_hat: torch.Tensor, sp: _Spectral, masked: bool) -> torch.Tensor:
     """[w, u, v] in physical space, [B, 3, n, n], u = psi_y, v = -psi_x, psi_hat = w_hat / |K|^2.
 
-    One irfft2 over a stacked batch of 3B transforms (also keeps the FFT on its batched code path
-    when B = 1, which makes the result bitwise independent of the batch size).
+    ``masked``: from the 2/3-dealiased modes only. One irfft2 over a stacked batch of 3B
+    transforms (this also keeps the FFT on its batched code path when B = 1, which makes the
+    result bitwise independent of the batch size).
     """
+    buf = torch.empty((w_hat.shape[0], 3) + tuple(w_hat.shape[1:]), dtype=w_hat.dtype, device=w_hat.device)
     if masked:
-        w_hat = w_hat * sp.dealias
-    psi = w_hat * sp.inv_k2
-    stacked = torch.stack((w_hat, sp.dy * psi, -(sp.dx * psi)), dim=1)
-    return torch.fft.irfft2(stacked, s=(sp.n, sp.n))
+        torch.mul(w_hat, sp.dealias, out=buf[:, 0])
+        torch.mul(w_hat, sp.to_u_d, out=buf[:, 1])
+        torch.mul(w_hat, sp.to_v_d, out=buf[:, 2])
+    else:
+        buf[:, 0] = w_hat
+        torch.mul(w_hat, sp.to_u, out=buf[:, 1])
+        torch.mul(w_hat, sp.to_v, out=buf[:, 2])
+    return torch.fft.irfft2(buf, s=(sp.n, sp.n))
 
 
-def _rhs(w_hat: torch.Tensor, f_hat: torch.Tensor, sp: _Spectral) -> tuple[torch.Tensor, torch.Tensor]:
-    """G(w_hat) = -P div(u w) + f_hat (P: 2/3 projection) and max(|u| + |v|) per sample."""
+def _advection(w_hat: torch.Tensor, sp: _Spectral, speed: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """N(w_hat) = -P div(u w) (P: 2/3 projection) and, if asked, max(|u| + |v|) per sample."""
     wuv = _physical(w_hat, sp, masked=True)
-    w, u, v = wuv[:, 0], wuv[:, 1], wuv[:, 2]
-    flux = torch.fft.rfft2(torch.stack((u * w, v * w), dim=1))
-    adv = (sp.dx * flux[:, 0] + sp.dy * flux[:, 1]) * sp.dealias
-    speed = (u.abs() + v.abs()).amax(dim=(-2, -1))
-    return f_hat - adv, speed
+    flux = torch.empty((wuv.shape[0], 2) + tuple(wuv.shape[2:]), dtype=wuv.dtype, device=wuv.device)
+    torch.mul(wuv[:, 1], wuv[:, 0], out=flux[:, 0])
+    torch.mul(wuv[:, 2], wuv[:, 0], out=flux[:, 1])
+    flux_hat = torch.fft.rfft2(flux)
+    g = sp.div_x * flux_hat[:, 0]
+    g += sp.div_y * flux_hat[:, 1]
+    vmax = (wuv[:, 1].abs() + wuv[:, 2].abs()).amax(dim=(-2, -1)) if speed else None
+    return g.neg_(), vmax
 
 
 def solve_vorticity(
@@ -233,7 +262,8 @@ def solve_vorticity(
 
     sp = _Spectral(n, device, dtype)
     w_hat = _to_spectral(w0, "w0", sp)
-    if forcing is None:
+    forced = forcing is not None
+    if not forced:
         f_hat = torch.zeros_like(w_hat)
     else:
         f = _as_batch(forcing, "forcing", dtype, device)
@@ -264,7 +294,7 @@ def solve_vorticity(
             L = lin if whole else lin[idx]
             rem = remaining[idx]
 
-            k1, speed = _rhs(w, fh, sp)
+            k1, speed = _advection(w, sp, speed=True)
             if not bool(torch.isfinite(speed).all()):
                 raise FloatingPointError(
                     "Navier-Stokes solution blew up (non-finite velocity): lower cfl / max_dt or "
@@ -277,12 +307,22 @@ def solve_vorticity(
             n_left = torch.ceil(rem / target - 1e-9).clamp_min(1)
             h64 = rem / n_left
             h = h64.to(dtype)[:, None, None]
-            E = torch.exp(L * (0.5 * h))
+            z = L * (0.5 * h)
+            E = torch.exp(z)
             E2 = E * E
-            k2, _ = _rhs(E * (w + 0.5 * h * k1), fh, sp)
-            k3, _ = _rhs(E * w + 0.5 * h * k2, fh, sp)
-            k4, _ = _rhs(E2 * w + h * (E * k3), fh, sp)
-            w_new = E2 * w + (h / 6.0) * (E2 * k1 + 2.0 * E * (k2 + k3) + k4)
+            if forced:
+                # exact integral of the constant forcing over h/2 and h:
+                # int_0^{h/2} e^{L s} ds f = h/2 phi1(z) f, phi1(z) = expm1(z)/z; over h: that * (E + 1)
+                zs = torch.where(z == 0, torch.ones_like(z), z)
+                phi = torch.where(z == 0, torch.ones_like(z), torch.expm1(zs) / zs)
+                f_half = (0.5 * h * phi) * fh
+                f_full = f_half * (E + 1.0)
+            else:
+                f_half = f_full = 0.0
+            k2, _ = _advection(E * (w + 0.5 * h * k1) + f_half, sp)
+            k3, _ = _advection(E * w + f_half + 0.5 * h * k2, sp)
+            k4, _ = _advection(E2 * w + f_full + h * (E * k3), sp)
+            w_new = E2 * w + f_full + (h / 6.0) * (E2 * k1 + 2.0 * E * (k2 + k3) + k4)
             new_rem = torch.where(n_left == 1, torch.zeros_like(rem), rem - h64)
             if whole:
                 w_hat, remaining = w_new, new_rem
@@ -311,6 +351,23 @@ def velocity_from_vorticity(w: Any) -> torch.Tensor:
     w_hat[..., 0, 0] = 0
     uv = _physical(w_hat, sp, masked=False)[:, 1:]
     return uv.movedim(1, -1).reshape(*lead, n, n, 2)
+
+
+def vorticity_tendency(w: Any, forcing: Any | None, viscosity: float | Sequence[float] | torch.Tensor) -> torch.Tensor:
+    """The solver's right-hand side dw/dt = -u . grad w + nu Lap w + f, spectrally (2/3 rule).
+
+    w: [n, n] or [B, n, n] zero-mean; forcing: None, [n, n] or [B, n, n]; viscosity: scalar or
+    [B]. Returns [B, n, n] (exact for fields band-limited to |k_x|, |k_y| < n/3).
+    """
+    w = _as_batch(w, "w", None, None)
+    B, n = w.shape[0], w.shape[-1]
+    sp = _Spectral(n, w.device, w.dtype)
+    w_hat = _to_spectral(w, "w", sp)
+    f_hat = torch.zeros_like(w_hat) if forcing is None else _to_spectral(
+        _as_batch(forcing, "forcing", w.dtype, w.device), "forcing", sp).expand(B, -1, -1)
+    nu = torch.as_tensor(viscosity, dtype=w.dtype, device=w.device).reshape(-1, 1, 1)
+    g, _ = _advection(w_hat, sp)
+    return torch.fft.irfft2(g + f_hat - nu * sp.k2 * w_hat, s=(n, n))
 
 
 # --------------------------------------------------------------------------------------------
@@ -353,7 +410,7 @@ class NavierStokesGenerator(Generator):
     Settings (defaults): resolution=64 (stored grid), solve_resolution=64 (a multiple of
     resolution; stored by [::k] subsampling as the FNO files, 256 -> 64), ic_resolution=256
     (grid the GRF noise is drawn on), viscosity=1e-3, n_steps=20 (frames after t = 0),
-    dt_out=1.0, forcing_amplitude=0.1, cfl=0.5, max_dt=0.05, viscosity_range=None ([lo, hi]:
+    dt_out=1.0, forcing_amplitude=0.1, cfl=1.0, max_dt=0.1, viscosity_range=None ([lo, hi]:
     log-uniform per sample), forcing_range=None ([lo, hi]: uniform amplitude per sample),
     ic_alpha=2.5, ic_tau=7.0, dtype="float32" | "float64", device="cpu" | "cuda[:i]".
 
