@@ -64,7 +64,8 @@ def test_output_shapes_two_resolutions(shape):
 def test_one_dimensional_data_with_rectangular_patches():
     """1D data comes as [B, T, C, X, 1]: patches [p, 1] (and reference grids [n, 1])."""
     model = tiny(1, 1, 3, 1, patch_size=[8, 1], out_patch_size=[4, 1], pos_grid=[8, 1], out_pos_grid=[16, 1])
-    cond = {"family": "convection", "scalars": {"speed": torch.tensor([1.0, 2.0]), "viscosity": torch.zeros(2)}}
+    cond = {"family": "convection",
+            "scalars": {"speed": torch.tensor([1.0, 2.0]), "viscosity": torch.zeros(2)}}
     for nx in (64, 128):
         assert model(torch.randn(2, 1, 1, nx, 1), cond).shape == (2, 3, 1, nx, 1)
     with pytest.raises(ValueError, match=r"\[p, 1\]"):
@@ -187,7 +188,7 @@ def test_position_table_sampling():
     i = torch.arange(4.0)
     linear = (2.0 * i[:, None] - 0.5 * i[None, :])[..., None]
     fine = sample_grid_table(linear, 8, 8, periodic=False)
-    s = (torch.arange(8.0) + 0.5) / 2 - 0.5                                  # fine centres in table index units
+    s = (torch.arange(8.0) + 0.5) / 2 - 0.5               # fine-cell centres in table index units
     expected = (2.0 * s[:, None] - 0.5 * s[None, :])[..., None]
     assert torch.allclose(fine[1:-1, 1:-1], expected[1:-1, 1:-1], atol=1e-6)
     assert torch.allclose(fine[0, 1:-1, 0], -0.5 * s[1:-1], atol=1e-6)       # border: clamped to x-index 0

@@ -78,7 +78,8 @@ def test_float_errors():
         encode_float(5e6, digits=4, max_exponent=2)
     with pytest.raises(ValueError, match="divisor"):
         encode_float(1.0, digits=4, mantissa_tokens=3)
-    for bad in (["+", "E-3"], ["*", "N12", "E0"], ["+", "N12", "X0"], ["+", "N1a", "E0"], ["+", "N12", "Eab"]):
+    for bad in (["+", "E-3"], ["*", "N12", "E0"], ["+", "N12", "X0"], ["+", "N1a", "E0"],
+                ["+", "N12", "Eab"]):
         with pytest.raises(ValueError):
             decode_float(bad)
 
@@ -226,7 +227,8 @@ def test_darcy_matches_the_formula():
     assert vanishes(res)
     assert not vanishes(residuals("darcy", {"forcing": 0.2}, {"u": -f * (x - sp.log(1 + x)), "a": 1 + x})[0])
     # the coefficient relation: a = a_pos where phi >= 0, a_neg elsewhere
-    _, rel = residuals("darcy", {"forcing": 0.1, "a_pos": 12.0, "a_neg": 3.0}, {"u": U, "a": sp.Integer(12), "phi": x})
+    _, rel = residuals("darcy", {"forcing": 0.1, "a_pos": 12.0, "a_neg": 3.0},
+                       {"u": U, "a": sp.Integer(12), "phi": x})
     assert rel.subs(x, sp.Rational(1, 2)) == 0 and rel.subs(x, -sp.Rational(1, 2)) == 9
 
 
@@ -234,7 +236,8 @@ def test_navier_stokes_matches_the_formula_and_its_exact_solution():
     nu, A = sp.Rational(1, 1000), sp.Rational(1, 10)
     W, P = sp.Function("W")(t, x, y), sp.Function("P")(t, x, y)
     vel = sp.Matrix([P.diff(y), -P.diff(x)])
-    r1, r2, r3 = residuals("ns", {"viscosity": 1e-3, "forcing_amplitude": 0.1}, {"w": W, "psi": P, "vel": vel})
+    r1, r2, r3 = residuals("ns", {"viscosity": 1e-3, "forcing_amplitude": 0.1},
+                           {"w": W, "psi": P, "vel": vel})
     theta = 2 * sp.pi * (x + y)
     expected = (W.diff(t) + P.diff(y) * W.diff(x) - P.diff(x) * W.diff(y)
                 - nu * (W.diff(x, 2) + W.diff(y, 2)) - A * (sp.sin(theta) + sp.cos(theta)))

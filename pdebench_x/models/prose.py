@@ -39,9 +39,11 @@ Resolution: the learned position tables live on reference patch grids (``pos_gri
 ``out_pos_grid`` output: 8 and 16 in the paper's 128^2 setting, i.e. exactly the official tables
 there); on another patch grid they are sampled by bilinear interpolation at the patch centres
 (periodically wrapped when ``padding="circular"``, clamped at the border otherwise). So the model
-takes any X, Y divisible by both patch sizes. The convolutions have kernel = stride (no padding),
-so ``padding`` only governs that interpolation. Absolute position embeddings mean the model does
-NOT commute with periodic shifts (as the paper's model); no shift-equivariance is claimed.
+takes any X, Y divisible by both patch sizes. Patch sizes and reference grids are an int or a pair
+(X, Y): 1D data, stored as [B, T, C, X, 1], takes patches [p, 1]. The convolutions have kernel =
+stride (no padding), so ``padding`` only governs that interpolation. Absolute position embeddings
+mean the model does NOT commute with periodic shifts (as the paper's model); no shift-equivariance
+is claimed.
 
 ``use_symbols=False`` is the ablation: no symbol encoder, no symbol decoder, no symbol loss; the
 fusion transformer then runs over the data tokens alone (same depth), so only the symbolic input
@@ -55,19 +57,21 @@ Paper vs official code, and what is chosen here:
     RMSNorm, dropout 0, learnable time tables). With C = 4 channels, 10 -> 10 frames at 128^2
     and its vocabulary this gives 165,265,604 parameters in the official code; this module gives
     the same layers (the vocabulary differs: 1,075 words here for 3 digits, 1,128 there).
-  * PROSE-FD has no symbol decoder; PROSE (ODE/PDE) has one (8 layers). It is kept here as the
-    brief asks, pre-norm RMSNorm like the rest (the PROSE text decoder is post-norm LayerNorm),
-    attending to the symbol part of the fused sequence (official ``split_fused_feature_text``).
+  * PROSE-FD has no symbol decoder; PROSE (ODE/PDE) has one (8 layers). It is kept here (the
+    benchmark scores symbol accuracy), pre-norm RMSNorm like the rest (the PROSE text decoder is
+    post-norm LayerNorm), attending to the symbol part of the fused sequence (official
+    ``split_fused_feature_text``), its output layer tied to its embedding (``text_share_inout_emb``).
   * Symbol input: the full equation with its coefficients (PROSE-FD). ``symbol_input="skeleton"``
     replaces every number by a placeholder in the encoder input (PROSE's ODE/PDE default), the
     decoder still writing the full equation.
   * Position embeddings: official tables are tied to one resolution; here they are interpolated
     (see above), which coincides with the official tables on the reference grid.
-  * Loss (recipe): the paper's "relative-weighted MSE" on the data is implemented as ``rel_l2``
-    (same minimiser; PROSE-FD's code computes its data loss on mean/std-normalised fields, so
-    ``loss_space: normalized``) plus the symbol cross-entropy with weight 2 in the paper recipe
-    (official ``loss = 0.5 * data + CE``). AdamW lr 1e-4, wd 1e-4, betas (0.9, 0.95), eps 1e-6,
-    warm-up 10% then cosine decay, gradient clipping 1.0.
+  * Loss (recipe): the data term is ``rel_l2`` (||u - y|| / ||y|| per sample) on normalised
+    fields: relative as the paper's "relative-weighted MSE" (the official ``data_loss_reweight:
+    l2`` option, whose loss is the square of this one; the code's default is plain MSE), on
+    normalised fields as PROSE-FD's code (``denormalize_for_loss: 0``). The symbol cross-entropy
+    has weight 2 in the paper recipe (prose_pde: ``loss = 0.5 * data + CE``). AdamW lr 1e-4, wd
+    1e-4, betas (0.9, 0.95), eps 1e-6, 10% warm-up then cosine decay, gradient clipping 1.0.
 """
 from __future__ import annotations
 
@@ -234,17 +238,20 @@ class PROSE(OperatorModel):
                 raise ValueError(f"PROSE: {name} must be a positive integer, got {value}")
         # Patch sizes and reference grids: an int (square) or a pair (X, Y), e.g. [8, 1] for 1D data.
         self.patch_size = _pair(patch_size, "patch_size")
-        self.out_patch_size = self.patch_size if out_patch_size is None else _pair(out_patch_size, "out_patch_size")
+        self.out_patch_size = (self.patch_size if out_patch_size is None
+                               else _pair(out_patch_size, "out_patch_size"))
         pos_grid, out_pos_grid = _pair(pos_grid, "pos_grid"), _pair(out_pos_grid, "out_pos_grid")
-        for name, value in [("data_encoder_depth", data_encoder_depth), ("symbol_encoder_depth", symbol_encoder_depth),
-                            ("fusion_depth", fusion_depth), ("data_decoder_depth", data_decoder_depth),
+        for name, value in [("data_encoder_depth", data_encoder_depth),
+                            ("symbol_encoder_depth", symbol_encoder_depth), ("fusion_depth", fusion_depth),
+                            ("data_decoder_depth", data_decoder_depth),
                             ("symbol_decoder_depth", symbol_decoder_depth)]:
             if int(value) < 0:
                 raise ValueError(f"PROSE: {name} must be >= 0, got {value}")
         if symbol_input not in ("full", "skeleton"):
             raise ValueError(f"PROSE: symbol_input must be 'full' or 'skeleton', got {symbol_input!r}")
         if symbol_decoder_memory not in ("symbol", "all"):
-            raise ValueError(f"PROSE: symbol_decoder_memory must be 'symbol' or 'all', got {symbol_decoder_memory!r}")
+            raise ValueError(f"PROSE: symbol_decoder_memory must be 'symbol' or 'all', "
+                             f"got {symbol_decoder_memory!r}")
         d = int(width)
         hidden = int(ffn_width) if ffn_width is not None else 2 * d
         self.width = d
@@ -363,7 +370,8 @@ class PROSE(OperatorModel):
         pos = sample_grid_table(self.pos_out, nx // qx, ny // qy, self.padding == "circular")
         return (self.time_out + pos.reshape(1, 1, -1, self.width)).reshape(-1, self.width)
 
-    def decode_data(self, queries: torch.Tensor, fused: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    def decode_data(self, queries: torch.Tensor, fused: torch.Tensor,
+                    mask: torch.Tensor | None) -> torch.Tensor:
         """Cross-attention decoder on queries [B, M, d] -> [B, M, d]."""
         for layer in self.data_decoder:
             queries = layer(queries, fused, mask)
@@ -382,7 +390,8 @@ class PROSE(OperatorModel):
             return fused[:, n_data:], mask[:, n_data:]
         return fused, mask
 
-    def symbol_logits(self, ids: torch.Tensor, memory: torch.Tensor, mem_mask: torch.Tensor | None) -> torch.Tensor:
+    def symbol_logits(self, ids: torch.Tensor, memory: torch.Tensor,
+                      mem_mask: torch.Tensor | None) -> torch.Tensor:
         """Next-token logits [B, L, V] for decoder inputs ids [B, L] (causal)."""
         h = self.decoder_embed(ids) + sinusoidal_positions(ids.shape[1], self.width, ids.device, memory.dtype)
         for layer in self.symbol_decoder:
