@@ -110,6 +110,11 @@ def run_training(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
             if figures and hasattr(lg, "log_image"):
                 lg.log_image(key="test/figures", images=[str(p) for p in figures])
         log.info("test metrics written to %s", run_dir / METRICS_FILE)
+    for lg in loggers:
+        if type(lg).__name__ == "WandbLogger":
+            # One W&B run per training: Lightning's WandbLogger never finishes its run, and a
+            # later WandbLogger in this process (a Hydra multirun) would log into this one.
+            lg.experiment.finish()
     return record
 
 
