@@ -103,7 +103,7 @@ def fmt(x: float | None) -> str:
         return NA
     if x == 0:
         return "0"
-    if 1e-2 <= abs(x) < 1e4:
+    if 1e-3 <= abs(x) < 1e4:
         return f"{x:.3g}" if abs(x) < 1 else f"{x:.4g}"
     return f"{x:.2e}"
 

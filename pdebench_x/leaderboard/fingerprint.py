@@ -233,11 +233,13 @@ def _stat_differences(ref: list[list[float]], other: list[list[float]]) -> list[
 
 
 def make_fingerprint(data_cfg: Mapping[str, Any], root: str | Path, zero_shot: bool = True,
-                     measure_samples: int = MEASURE_SAMPLES, progress: bool = True) -> dict[str, Any]:
+                     measure_samples: int = MEASURE_SAMPLES, progress: bool = True,
+                     zero_shot_overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Fingerprint the test split (and the zero-shot split) of a data config's dataset.
 
     The splits are generated under ``root`` if missing. ``data_cfg`` is the data config as
-    train.py sees it (conf/data/<family>.yaml with the preset chosen).
+    train.py sees it (conf/data/<family>.yaml with the preset chosen). The zero-shot split's
+    generator overrides default to :data:`ZERO_SHOT` for the family and preset.
     """
     from pdebench_x.data.build import plan_from_config
     cfg = _plain(data_cfg)
@@ -257,7 +259,7 @@ def make_fingerprint(data_cfg: Mapping[str, Any], root: str | Path, zero_shot: b
         "test": _split_entry(plan, problem, measure_samples, progress),
         "zero_shot": None,
     }
-    overrides = ZERO_SHOT.get(plan.family, {}).get(plan.preset)
+    overrides = zero_shot_overrides or ZERO_SHOT.get(plan.family, {}).get(plan.preset)
     if zero_shot and overrides:
         zplan = plan_of({**fp, "zero_shot": {"overrides": overrides}}, root, "zero_shot")
         fp["zero_shot"] = {"overrides": dict(overrides), "dataset": zplan.name,

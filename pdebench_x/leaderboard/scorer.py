@@ -213,9 +213,17 @@ def official_split(fp: Mapping[str, Any], data_root: str | Path, split: str = "t
 
 def score_task(task, fp: Mapping[str, Any], data_root: str | Path, split: str = "test",
                batch_size: int = 16, progress: bool = False) -> dict[str, Any]:
-    """Run a loaded task on an official split through Lightning's test loop -> test summary."""
-    import lightning as L
+    """Run a loaded task on an official split through its own test hooks -> test summary.
+
+    The task's ``on_test_epoch_start`` / ``test_step`` / ``on_test_epoch_end`` are the code
+    training's final test runs, so a re-score reproduces it; they are driven here without a
+    Trainer (whose start-up would dominate on small splits), on the GPU when there is one.
+    """
+    import warnings
+
+    import torch
     from torch.utils.data import DataLoader
+    from tqdm.auto import tqdm
 
     from pdebench_x.data.datamodule import WindowDataset
     from pdebench_x.data.formats import open_source
@@ -224,9 +232,23 @@ def score_task(task, fp: Mapping[str, Any], data_root: str | Path, split: str = 
     path = official_split(fp, data_root, split, progress)
     dataset = WindowDataset(open_source(path, "well"), fp["problem"], train=False)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
-    trainer = L.Trainer(accelerator="auto", devices=1, logger=False, enable_checkpointing=False,
-                        enable_progress_bar=progress, enable_model_summary=False)
-    trainer.test(task, dataloaders=loader, verbose=False)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    task = task.to(device).eval()
+
+    def to_device(obj):
+        if isinstance(obj, torch.Tensor):
+            return obj.to(device)
+        if isinstance(obj, dict):
+            return {k: to_device(v) for k, v in obj.items()}
+        return obj
+
+    with warnings.catch_warnings(), torch.no_grad():
+        # The hooks call self.log(), which without a Trainer only warns: nothing to log here.
+        warnings.filterwarnings("ignore", message=".*self.log.*")
+        task.on_test_epoch_start()
+        for i, batch in enumerate(tqdm(loader, desc=f"scoring {fp['dataset']} {split}", disable=not progress)):
+            task.test_step(to_device(batch), i)
+        task.on_test_epoch_end()
     return dict(task.test_summary)
 
 
@@ -269,14 +291,19 @@ def score_checkpoint_seed(checkpoint: Path, run: Mapping[str, Any] | None, fp: M
     }
 
 
-def official_dataset(run: Mapping[str, Any] | None, dataset: str | None) -> str:
+def official_dataset(run: Mapping[str, Any] | None, dataset: str | None, fingerprints_dir: str | Path) -> str:
+    """The official dataset a run is scored on: ``dataset`` if given, else the run's own
+    dataset when it has a fingerprint, else its family's preset (reduced training sizes or
+    another seed rename the training set; the official test split stays the preset's)."""
     if dataset:
         return dataset
     info = (run or {}).get("dataset") or {}
     if not info.get("family") or not info.get("preset") or info.get("path"):
         raise ScoringError("cannot tell which official dataset this run belongs to (no metrics.json, or it was "
                            "trained on an external file): pass dataset=<family>_<preset>, e.g. dataset=darcy_small")
-    # Reduced sizes or another seed rename the training set; the official test split is the preset's.
+    own = info.get("name")
+    if own and (Path(fingerprints_dir) / f"{own}.json").exists():
+        return own
     return f"{info['family']}_{info['preset']}"
 
 
@@ -370,7 +397,7 @@ def score_runs(runs: Sequence[str | Path], fingerprints_dir: str | Path, data_ro
                zero_shot: bool = True, progress: bool = False) -> dict[str, Any]:
     """Re-score >= MIN_SEEDS training runs (directories or checkpoints) of one solver -> record."""
     resolved = [resolve_run(r) for r in runs]
-    names = {official_dataset(rec, dataset) for _, rec in resolved}
+    names = {official_dataset(rec, dataset, fingerprints_dir) for _, rec in resolved}
     if len(names) != 1:
         raise ScoringError(f"the runs belong to different datasets {sorted(names)}; score one dataset at a time")
     fp = load_fingerprint(fingerprints_dir, names.pop())

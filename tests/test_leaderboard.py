@@ -1,0 +1,513 @@
+"""Scorer, fingerprints, records, submissions and board rendering.
+
+Everything runs on a tiny Darcy dataset (8 train / 4 valid / 4 test samples at 16x16, the
+zero-shot split at 32x32) generated under a temporary root, and three one-epoch trainings
+of a tiny FNO (seeds 0, 1, 2) made once per module; the board lives in a temporary
+directory, so the repository's leaderboard/ is never touched.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import math
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+
+from pdebench_x.leaderboard import board as board_mod
+from pdebench_x.leaderboard import fingerprint as fpm
+from pdebench_x.leaderboard import scorer, store
+from pdebench_x.leaderboard.schema import (RecordError, dump_record, load_schema, mean_std, schema_errors,
+                                           validate_record)
+
+REPO = Path(__file__).resolve().parents[1]
+TESTS = Path(__file__).resolve().parent
+DATA = ["data.sizes.train=8", "data.sizes.valid=4", "data.sizes.test=4", "data.generator.resolution=16",
+        "data.batch_size=4"]
+TRAIN = ["model=fno", "model.net.n_modes=[4,4]", "model.net.hidden_channels=8", "model.net.n_layers=2",
+         "trainer.max_epochs=1", "trainer.enable_progress_bar=false", "trainer.log_every_n_steps=1", "~logger"]
+ZERO_SHOT = {"resolution": 32}
+
+
+def compose_cfg(overrides, data_dir, output_dir=None, searchpath: Path | None = None):
+    overrides = list(overrides) + [f"paths.data_dir={data_dir}"]
+    if output_dir is not None:
+        overrides.append(f"paths.output_dir={output_dir}")
+    if searchpath is not None:
+        overrides.append(f"hydra.searchpath=[file://{searchpath}]")
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        return compose(config_name="train", overrides=overrides)
+
+
+def train_seeds(overrides, data_dir, out_dir: Path, seeds=(0, 1, 2), searchpath=None) -> list[Path]:
+    from pdebench_x.training import run_training
+    runs = []
+    for seed in seeds:
+        cfg = compose_cfg(list(overrides) + [f"seed={seed}"], data_dir, out_dir, searchpath)
+        run_dir = out_dir / f"{cfg.model.name}_seed{seed}"
+        run_training(cfg, run_dir)
+        runs.append(run_dir)
+    return runs
+
+
+class Env:
+    """The module's shared state: data root, board directory, fingerprint, trained runs."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.data = root / "data"
+        self.board = root / "board"
+        cfg = compose_cfg(DATA, self.data)
+        self.data_cfg = cfg.data
+        self.fp = fpm.make_fingerprint(cfg.data, self.data, progress=False, zero_shot_overrides=ZERO_SHOT)
+        fpm.write_fingerprint(self.fp, store.fingerprints_dir(self.board))
+        self.runs = train_seeds(DATA + TRAIN, self.data, root / "out")
+        self.record = scorer.score_runs(self.runs, self.fps, self.data, solver_name="fno-tiny")
+
+    @property
+    def fps(self) -> Path:
+        return store.fingerprints_dir(self.board)
+
+    def fresh_board(self, path: Path) -> Path:
+        """An empty board with the shipped fingerprints (for tests that add records)."""
+        shutil.copytree(self.fps, store.fingerprints_dir(path))
+        return path
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny tensors: torch's thread pool costs more than it saves on a shared 2-core machine."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory, one_thread) -> Env:
+    return Env(tmp_path_factory.mktemp("lb"))
+
+
+def board_files(board: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(board)): p.read_bytes() for p in sorted(board.rglob("*")) if p.is_file()}
+
+
+# ------------------------------------------------------------------------------------------
+# fingerprints
+# ------------------------------------------------------------------------------------------
+def test_fingerprint_content_and_measured_tolerance(env):
+    t = env.fp["test"]
+    assert t["n_samples"] == 4 and t["spatial_shape"] == [16, 16]
+    assert t["input_channels"] == ["a"] and t["target_channels"] == ["u"]
+    assert len(t["inputs_sha256_per_sample"]) == 4 and len(set(t["inputs_sha256_per_sample"])) == 4
+    # float64 solution vs its float32 storage: round-off level, and the tolerance follows the rule
+    tol = t["tolerance"]
+    assert 0 < tol["measured"] < 1e-6
+    assert tol["rtol"] == pytest.approx(max(fpm.SAFETY * tol["measured"], fpm.FLOOR))
+    assert env.fp["zero_shot"]["spatial_shape"] == [32, 32]
+    assert fpm.load_fingerprint(env.fps, env.fp["dataset"])["id"] == env.fp["id"]
+
+
+def test_regeneration_elsewhere_matches_and_other_split_does_not(env, tmp_path):
+    # Another machine: regenerate the official split from scratch under another root.
+    plan = fpm.plan_of(env.fp, tmp_path)
+    path = fpm.ensure_test_split(plan, progress=False)
+    assert path != fpm.plan_of(env.fp, env.data).split_path("test")
+    fpm.check_split(path, env.fp, "test", tmp_path)
+    # A different seed: every input differs, and the mismatch says so.
+    other = compose_cfg(DATA + ["data.seed=7"], tmp_path).data
+    from pdebench_x.data.build import plan_from_config
+    oplan = plan_from_config(other, tmp_path)
+    opath = fpm.ensure_test_split(oplan, progress=False)
+    with pytest.raises(fpm.FingerprintMismatch, match="seed: local 7, official 0"):
+        fpm.check_split(opath, env.fp, "test", tmp_path)
+
+
+def _copy_split(env, dest: Path) -> Path:
+    src = fpm.plan_of(env.fp, env.data).split_path("test")
+    dst = fpm.plan_of(env.fp, dest).split_path("test")
+    dst.parent.mkdir(parents=True)
+    shutil.copy(src, dst)
+    return dst
+
+
+def test_altered_targets_and_inputs_are_refused_with_what_differs(env, tmp_path):
+    path = _copy_split(env, tmp_path)
+    with h5py.File(path, "r+") as f:
+        f["t0_fields/u"][2] *= 1.001   # 1e-3 relative: far above round-off, far below visual
+    with pytest.raises(fpm.FingerprintMismatch, match=r"target statistics differ.*sample 2"):
+        fpm.check_split(path, env.fp, "test", tmp_path)
+    with h5py.File(path, "r+") as f:
+        f["t0_fields/u"][2] /= 1.001
+        a = f["t0_fields/a"][1]
+        a[0, 0] = 3.0 if a[0, 0] != 3.0 else 12.0
+        f["t0_fields/a"][1] = a
+    with pytest.raises(fpm.FingerprintMismatch, match=r"inputs of 1 of 4 samples differ.*\[1\]"):
+        fpm.check_split(path, env.fp, "test", tmp_path)
+
+
+def test_edited_fingerprint_file_is_refused(env, tmp_path):
+    fp = copy.deepcopy(env.fp)
+    fp["test"]["tolerance"]["rtol"] = 1.0
+    (tmp_path / f"{fp['dataset']}.json").write_text(json.dumps(fp))
+    with pytest.raises(fpm.FingerprintMismatch, match="edited"):
+        fpm.load_fingerprint(tmp_path, fp["dataset"])
+    with pytest.raises(fpm.FingerprintMissing, match="no fingerprint for dataset 'nope'"):
+        fpm.load_fingerprint(tmp_path, "nope")
+
+
+# ------------------------------------------------------------------------------------------
+# scoring checkpoints
+# ------------------------------------------------------------------------------------------
+def test_rescore_reproduces_training_test_metrics(env):
+    """The tiny dataset's test split is the fingerprinted one: the scorer must give the
+    numbers training's own final test wrote to metrics.json."""
+    for run, seed in zip(env.runs, env.record["seeds"]):
+        trained = json.loads((run / "metrics.json").read_text())["metrics"]["steady"]["overall"]
+        rescored = seed["metrics"]["steady"]["overall"]
+        for name, value in trained.items():
+            if value is None:
+                assert rescored[name] is None
+            else:
+                assert rescored[name] == pytest.approx(value, rel=1e-6, abs=1e-12), name
+        assert seed["checkpoint_sha256"] == scorer.sha256_file(seed["checkpoint"])
+        assert seed["zero_shot"]["n_samples"] == 4
+
+
+def test_record_aggregates_seeds(env):
+    rec = env.record
+    assert [s["seed"] for s in rec["seeds"]] == [0, 1, 2]
+    values = [s["metrics"]["steady"]["overall"]["nrmse"] for s in rec["seeds"]]
+    agg = rec["aggregate"]["overall"]["nrmse"]
+    assert agg["mean"] == pytest.approx(np.mean(values), rel=1e-12)
+    assert agg["std"] == pytest.approx(np.std(values, ddof=1), rel=1e-12)
+    assert agg["n"] == 3 and len(set(values)) == 3          # seeds really differ
+    zs = [s["zero_shot"]["overall"]["nrmse"] for s in rec["seeds"]]
+    assert rec["zero_shot"]["aggregate"]["overall"]["nrmse"]["mean"] == pytest.approx(np.mean(zs))
+    assert rec["zero_shot"]["resolution"] == 32
+    assert rec["n_parameters"] > 0 and rec["train_seconds"] > 0 and rec["inference_seconds_per_sample"] > 0
+    assert rec["solver"] == {"name": "fno-tiny", "model": "fno", "kind": "operator",
+                             "paper": rec["solver"]["paper"], "code": "https://github.com/neuraloperator/neuraloperator",
+                             "framework": "pdebench_x"}
+    assert rec["environment"]["torch"] and rec["hardware"]["scoring"]["cpu_count"] >= 1
+    assert rec["seeds"][0]["config"]["model"]["name"] == "fno"
+    validate_record(json.loads(dump_record(rec)))  # survives the JSON round trip
+
+
+def test_fewer_than_three_seeds_refused(env):
+    with pytest.raises(scorer.ScoringError, match="at least 3 training seeds"):
+        scorer.score_runs(env.runs[:2], env.fps, env.data)
+
+
+def test_scoring_refuses_a_split_that_does_not_match(env, tmp_path):
+    path = _copy_split(env, tmp_path)
+    with h5py.File(path, "r+") as f:
+        f["t0_fields/u"][0] *= 1.01
+    board = env.fresh_board(tmp_path / "board")
+    before = board_files(board)
+    code = _cli(["score", *[f"run={r}" for r in env.runs], "--board", str(board), "--data-root", str(tmp_path)])
+    assert code == 2
+    assert board_files(board) == before
+
+
+# ------------------------------------------------------------------------------------------
+# record validation
+# ------------------------------------------------------------------------------------------
+def _expect_refused(env, tmp_path, record, match):
+    board = env.fresh_board(tmp_path / "board")
+    before = board_files(board)
+    with pytest.raises(Exception, match=match):
+        store.add_record(record, board)
+    assert board_files(board) == before  # nothing written
+
+
+def test_valid_record_is_added_once_and_never_overwritten(env, tmp_path):
+    board = env.fresh_board(tmp_path / "board")
+    path = store.add_record(env.record, board)
+    original = path.read_bytes()
+    again = copy.deepcopy(env.record)
+    again["seeds"][0]["train_seconds"] = 1.0
+    with pytest.raises(store.DuplicateSubmission, match="already has solver 'fno-tiny'"):
+        store.add_record(again, board)
+    again["solver"]["name"] = "FNO-tiny"  # case does not make a new name
+    with pytest.raises(store.DuplicateSubmission):
+        store.add_record(again, board)
+    assert path.read_bytes() == original
+    assert [p.name for p in store.submissions_dir(board).iterdir()] == [path.name]
+
+
+def test_malformed_record_refused(env, tmp_path):
+    rec = copy.deepcopy(env.record)
+    del rec["solver"]["name"]
+    rec["seeds"][1]["n_parameters"] = "many"
+    with pytest.raises(RecordError) as err:
+        validate_record(rec)
+    assert "$.solver: missing required field 'name'" in str(err.value)
+    assert "$.seeds[1].n_parameters: expected integer or null" in str(err.value)
+    _expect_refused(env, tmp_path, rec, "missing required field")
+    with pytest.raises(RecordError, match="not valid JSON"):
+        from pdebench_x.leaderboard.schema import parse_record
+        parse_record('{"schema_version": "1",')
+
+
+def test_unknown_schema_version_refused(env, tmp_path):
+    rec = copy.deepcopy(env.record)
+    rec["schema_version"] = "99"
+    _expect_refused(env, tmp_path, rec, r"unknown schema_version '99'.*reads \['1'\]")
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -0.1])
+def test_nan_and_negative_metrics_refused(env, tmp_path, bad):
+    rec = copy.deepcopy(env.record)
+    rec["seeds"][1]["metrics"]["steady"]["overall"]["rmse"] = bad
+    match = "must be >= 0" if bad < 0 else "must be finite"
+    with pytest.raises(RecordError, match=r"\$\.seeds\[1\]\.metrics\.steady\.overall\.rmse"):
+        validate_record(rec)
+    _expect_refused(env, tmp_path, rec, match)
+
+
+def test_null_primary_metric_and_edited_aggregate_refused(env):
+    rec = copy.deepcopy(env.record)
+    rec["seeds"][0]["metrics"]["steady"]["overall"]["nrmse"] = None
+    with pytest.raises(RecordError, match="primary metric nrmse is missing or null"):
+        validate_record(rec)
+    rec = copy.deepcopy(env.record)
+    rec["aggregate"]["overall"]["nrmse"]["mean"] *= 0.5
+    with pytest.raises(RecordError, match="aggregate must be computed from the per-seed values"):
+        validate_record(rec)
+
+
+def test_record_from_another_split_refused(env, tmp_path):
+    rec = copy.deepcopy(env.record)
+    rec["dataset"]["fingerprint"] = "0" * 64
+    _expect_refused(env, tmp_path, rec, "scored on a test split with fingerprint 000000000000")
+
+
+def test_schema_file_is_valid_json_schema_and_agrees_with_builtin_validator(env):
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = load_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    good = json.loads(dump_record(env.record))
+    bad = copy.deepcopy(good)
+    bad["seeds"] = bad["seeds"][:2]
+    bad["dataset"]["kind"] = "wavy"
+    for rec in (good, bad):
+        assert (not list(validator.iter_errors(rec))) == (not schema_errors(rec, schema))
+    assert len(schema_errors(bad, schema)) == 2
+
+
+# ------------------------------------------------------------------------------------------
+# --verify
+# ------------------------------------------------------------------------------------------
+def test_verify_accepts_honest_record_and_refuses_edited_one(env, tmp_path, capsys):
+    scorer.verify_record(env.record, env.fps, env.data)
+    forged = copy.deepcopy(env.record)
+    for seed in forged["seeds"]:
+        seed["metrics"]["steady"]["overall"]["nrmse"] *= 0.9
+    forged["aggregate"] = scorer.aggregate(forged["seeds"])  # a careful forger keeps it consistent
+    validate_record(forged)
+    board = env.fresh_board(tmp_path / "board")
+    record_file = tmp_path / "forged.json"
+    record_file.write_text(dump_record(forged))
+    before = board_files(board)
+    assert _cli(["board", "add", str(record_file), "--verify", "--board", str(board),
+                 "--data-root", str(env.data)]) == 2
+    err = capsys.readouterr().err
+    assert "differ from a re-score beyond rtol 0.001" in err
+    for i in range(3):
+        assert f"seeds[{i}].metrics.steady.overall.nrmse" in err
+    assert "seeds[0].metrics.steady.overall.rmse" not in err  # only what was changed
+    assert board_files(board) == before
+
+
+# ------------------------------------------------------------------------------------------
+# bring your own predictions
+# ------------------------------------------------------------------------------------------
+def _test_targets(env) -> np.ndarray:
+    path = fpm.plan_of(env.fp, env.data).split_path("test")
+    with h5py.File(path, "r") as f:
+        return f["t0_fields/u"][()][:, None]  # [N, T=1, X, Y]
+
+
+def test_predictions_scored_like_the_metrics_say(env, tmp_path):
+    y = _test_targets(env).astype(np.float64)
+    files = []
+    for seed, scale in enumerate((1.0, 1.1, 0.8)):
+        files.append(scorer.write_predictions(tmp_path / f"p{seed}.h5", env.fp["dataset"], "scaled", seed,
+                                              {"u": y * scale}, framework="numpy"))
+    rec = scorer.score_predictions(files, env.fps, env.data)
+    # u = s y: nRMSE = rms(u - y) / (rms(y) + eps) = |s - 1| rms(y) / (rms(y) + eps) per sample
+    rms = np.sqrt((y ** 2).mean(axis=(1, 2, 3)))
+    want = [float(np.mean(abs(s - 1) * rms / (rms + 1e-7))) for s in (1.0, 1.1, 0.8)]
+    got = [s["metrics"]["steady"]["overall"]["nrmse"] for s in rec["seeds"]]
+    assert got == pytest.approx(want, rel=1e-9, abs=1e-15)
+    assert want[1] == pytest.approx(0.1, rel=1e-3)
+    assert rec["source"] == "predictions" and rec["solver"]["kind"] == "external"
+    assert rec["n_parameters"] is None and rec["zero_shot"] is None
+    board = env.fresh_board(tmp_path / "board")
+    store.add_record(rec, board)
+    board_mod.build(board)
+    assert "scaled" in (board / "README.md").read_text()
+
+
+@pytest.mark.parametrize("defect, match", [
+    ("shape", r"/predictions/u has shape \[4, 1, 8, 8\], expected \[N, T, X, Y\] = \[4, 1, 16, 16\]"),
+    ("name", r"field names \['p'\] do not match the targets \['u'\] \(missing \['u'\]\) \(unexpected \['p'\]\)"),
+    ("order", r"/sample_index must be 0..3 in order .* got \[1, 0, 2, 3\]"),
+    ("dataset", r"attribute dataset is 'darcy_other', expected"),
+    ("nan", r"NaN or infinite values \(samples \[2\]"),
+])
+def test_bad_predictions_file_refused_clearly(env, tmp_path, defect, match):
+    y = _test_targets(env)
+    preds, dataset = {"u": y.copy()}, env.fp["dataset"]
+    if defect == "shape":
+        preds = {"u": y[..., ::2, ::2]}
+    elif defect == "name":
+        preds = {"p": y}
+    elif defect == "nan":
+        preds["u"][2, 0, 3, 3] = np.nan
+    elif defect == "dataset":
+        dataset = "darcy_other"
+    path = scorer.write_predictions(tmp_path / "p.h5", dataset, "bad", 0, preds)
+    if defect == "order":
+        with h5py.File(path, "r+") as f:
+            f["sample_index"][...] = [1, 0, 2, 3]
+    with pytest.raises(scorer.ScoringError, match=match):
+        scorer.score_predictions_file(path, env.fp, env.data)
+
+
+# ------------------------------------------------------------------------------------------
+# board rendering
+# ------------------------------------------------------------------------------------------
+def _row(solver, mean, std):
+    return {"solver": solver, "mean": mean, "std": std}
+
+
+def test_ranking_and_ties_within_one_std():
+    rows = board_mod.rank_rows([_row("c", 0.30, 0.01), _row("a", 0.10, 0.02), _row("b", 0.11, 0.005),
+                                _row("d", 0.125, 0.001)])
+    assert [(r["solver"], r["rank"], r["tied"]) for r in rows] == [
+        ("a", 1, True), ("b", 1, True), ("d", 3, False), ("c", 4, False)]
+    # d is within one std of b but not of the group leader a: ties do not chain.
+
+
+def _synthetic(env, solver, dataset, nrmse_by_seed, steps=1):
+    rec = copy.deepcopy(env.record)
+    rec["solver"]["name"] = solver
+    rec["dataset"]["name"] = dataset
+    for seed, value in zip(rec["seeds"], nrmse_by_seed):
+        section = seed["metrics"]["steady"]
+        section["overall"]["nrmse"] = value
+        section["per_step"] = {k: [v] * steps for k, v in section["overall"].items()}
+        section["steps"] = list(range(steps))
+    rec["aggregate"] = scorer.aggregate(rec["seeds"])
+    return validate_record(rec)
+
+
+def test_board_tables_summary_and_na(env):
+    records = [_synthetic(env, "alpha", "ds_one", [0.1, 0.11, 0.12]),
+               _synthetic(env, "beta", "ds_one", [0.3, 0.31, 0.32]),
+               _synthetic(env, "beta", "ds_two", [0.2, 0.2, 0.21], steps=5),
+               _synthetic(env, "gamma", "ds_two", [0.5, 0.5, 0.52], steps=5)]
+    tables = board_mod.make_rows(records)
+    summary = {e["solver"]: e for e in board_mod.summary_rows(tables)}
+    assert summary["beta"]["ranks"] == {"ds_one": 2, "ds_two": 1} and summary["beta"]["mean_rank"] == 1.5
+    assert summary["alpha"]["n_datasets"] == 1
+    md = board_mod.render_markdown(tables)
+    assert "| alpha | 1 | N/A | 1.00 | 1 |" in md and "| gamma | N/A | 2 | 2.00 | 1 |" in md
+    assert md.count("\n## ds_") == 2 and "0.11 ± 0.01" in md
+    page = board_mod.render_html(tables)
+    assert 'id="plot-rollout-ds_two"' in page and 'id="plot-rollout-ds_one"' not in page
+    assert 'id="plot-params-ds_one"' in page and "<script src" not in page and "<link" not in page
+    assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+
+
+def test_build_refuses_invalid_board_and_writes_nothing(env, tmp_path):
+    board = env.fresh_board(tmp_path / "board")
+    store.add_record(env.record, board)
+    board_mod.build(board)
+    before = board_files(board)
+    bad = copy.deepcopy(env.record)
+    bad["solver"]["name"] = "other"
+    bad["seeds"][0]["metrics"]["steady"]["overall"]["rmse"] = -1.0
+    (store.submissions_dir(board) / "x__other.json").write_text(json.dumps(bad))
+    with pytest.raises(RecordError, match="x__other.json"):
+        board_mod.build(board)
+    after = board_files(board)
+    after.pop("submissions/x__other.json")
+    assert after == before
+
+
+# ------------------------------------------------------------------------------------------
+# command line and the new-user path
+# ------------------------------------------------------------------------------------------
+def _cli(argv) -> int:
+    from pdebench_x.cli import main
+    return main(argv)
+
+
+def test_cli_key_value_arguments_and_errors(env, tmp_path, capsys):
+    board = env.fresh_board(tmp_path / "board")
+    assert _cli(["score", f"run={env.runs[0]},{env.runs[1]}", "--board", str(board),
+                 "--data-root", str(env.data)]) == 2
+    assert "at least 3 training seeds" in capsys.readouterr().err
+    assert _cli(["score", "bogus=1", "--board", str(board)]) == 2
+    assert "unknown key 'bogus'" in capsys.readouterr().err
+    assert _cli(["board", "build", "--board", str(board)]) == 0
+    assert "No submissions yet" in (board / "README.md").read_text()
+
+
+def test_new_user_toy_solver_ends_up_ranked(env, tmp_path):
+    """SUBMITTING.md's steps with a toy solver: model module + yaml, train 3 seeds, score, build."""
+    conf = tmp_path / "conf"
+    (conf / "model").mkdir(parents=True)
+    from toy_mean_solver import MODEL_YAML
+    (conf / "model" / "train_mean.yaml").write_text(MODEL_YAML)
+    runs = train_seeds(DATA + ["model=train_mean", "trainer.max_epochs=1", "trainer.enable_progress_bar=false",
+                               "~logger"], env.data, tmp_path / "out", searchpath=conf)
+    board = env.fresh_board(tmp_path / "board")
+    store.add_record(env.record, board)
+    assert _cli(["score", *[f"run={r}" for r in runs], "--board", str(board), "--data-root", str(env.data)]) == 0
+    assert _cli(["board", "build", "--board", str(board)]) == 0
+    tables = board_mod.make_rows(r for _, r in store.load_board(board))
+    rows = tables[env.fp["dataset"]]
+    assert {r["solver"] for r in rows} == {"fno-tiny", "train_mean"}
+    toy = next(r for r in rows if r["solver"] == "train_mean")
+    assert toy["rank"] in (1, 2) and toy["n_parameters"] == 1
+    # a constant field scores nRMSE ~ sqrt(1 - mean(u)^2 / mean(u^2)) > 0.3 on Darcy solutions
+    assert 0.3 < toy["mean"] < 1.5
+    readme = (board / "README.md").read_text()
+    assert "train_mean" in readme and "fno-tiny" in readme
+    assert "train_mean" in (board / "index.html").read_text()
+
+
+@pytest.mark.slow
+def test_new_user_command_line_flow(env, tmp_path):
+    """The same as a contributor types it: train.py, score.py, python -m pdebench_x.leaderboard build."""
+    conf = tmp_path / "conf"
+    (conf / "model").mkdir(parents=True)
+    from toy_mean_solver import MODEL_YAML
+    (conf / "model" / "train_mean.yaml").write_text(MODEL_YAML)
+    board = env.fresh_board(tmp_path / "board")
+    env_vars = {"PDEBENCH_X_DATA": str(env.data), "PDEBENCH_X_OUTPUTS": str(tmp_path / "out"),
+                "PYTHONPATH": str(TESTS), "PATH": "/usr/bin:/bin"}
+    import os
+    env_vars = {**os.environ, **env_vars}
+    subprocess.run([sys.executable, "train.py", "-m", "model=train_mean", "seed=0,1,2", "trainer.max_epochs=1",
+                    f"hydra.searchpath=[file://{conf}]", "hydra.sweep.dir=" + str(tmp_path / "out" / "sweep"),
+                    *DATA], cwd=REPO, env=env_vars, check=True, capture_output=True)
+    runs = sorted((tmp_path / "out" / "sweep").glob("*_darcy_train_mean"))
+    assert len(runs) == 3
+    subprocess.run([sys.executable, "score.py", *[f"run={r}" for r in runs], "--board", str(board)],
+                   cwd=REPO, env=env_vars, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "pdebench_x.leaderboard", "build", "--board", str(board)],
+                   cwd=REPO, env=env_vars, check=True, capture_output=True)
+    assert "train_mean" in (board / "README.md").read_text()
