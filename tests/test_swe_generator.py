@@ -179,6 +179,21 @@ def test_depth_stays_non_negative_near_dry_and_dry(h_out, boundary):
         assert float(((mass - mass[:, :1]) / mass[:, :1]).abs().max()) <= 1e-12
 
 
+def test_drying_by_two_rarefactions_keeps_depth_non_negative():
+    # h = 1, u = -3 | +3 (g = 1): u_R - u_L = 6 > 2 (c_L + c_R) = 4, so the exact solution opens
+    # a dry zone |x| < (u - 2c) t = t; the scheme must drain it without a negative depth
+    n = 50
+    x = cell_centres(n)
+    h0 = np.ones((1, n, 2))
+    hu0 = np.repeat(np.where(x < 0, -3.0, 3.0)[None, :, None], 2, 2)
+    res = solve_swe(h0, hu0, np.zeros_like(h0), [0.25, 0.5], 5 / n, 5 / n)
+    assert res["min_depth"] >= 0.0
+    h = res["h"][0, -1, :, 0].numpy()
+    assert np.all(h[np.abs(x) < 0.3] < 0.02) and h.min() >= 0.0
+    # outside the fans (|x/t| > u + c = 4) the water is untouched
+    np.testing.assert_allclose(h[np.abs(x) > 2.2], 1.0, rtol=1e-12)
+
+
 def test_limiters_and_flux_are_consistent():
     a = torch.tensor([1.0, 1.0, -2.0, 1.0, 0.0], dtype=torch.float64)
     b = torch.tensor([3.0, 0.2, -1.0, -1.0, 5.0], dtype=torch.float64)
