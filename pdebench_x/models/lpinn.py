@@ -1,0 +1,295 @@
+r"""LPINN: Lagrangian physics-informed neural networks (Mojgani, Balajewicz, Hassanzadeh, CMAME 2023).
+
+Official code: github rmojgani/LPINNs @ 431b40e (code/LPINN.py, code/mynet_POLAR.py,
+code/LPINNarg.py), read for the facts below; this is our own code.
+
+1D (convection, Burgers; the paper's setting). Two branches, implemented as two INDEPENDENT
+tanh MLPs of the periodic label features (cos X0, sin X0, t / T): the x-branch gives the
+characteristic x_L(X0, t), the u-branch the state u(X0, t) carried along it (width 50; u-branch
+5 hidden layers, x-branch 2, the official defaults DEEPu = 5, DEEPx = 2, HIDDEN = 50). The
+released code TIES the branches' weights (the x-branch reuses the u-branch's first layers and
+output layer, ``mynet_POLAR.LPINN_POLAR.forward``); we follow the paper's two-branch
+architecture. Loss, with UNSQUARED L2 norms over the N x M label-time grid (N = the data
+grid, M = ``fit.time_points`` = 100 as the paper's 256 x 100)::
+
+    10 ||r_x|| + ||r_u|| + 1000 (||x_L(., 0) - X0|| + ||u(., 0) - u0||),
+    r_x = d/dt x_L - s  (s = c for convection, s = u for Burgers),   r_u = d/dt u - nu u_{X0 X0},
+
+Adam (amsgrad, lr 1e-2) then L-BFGS, full batch (no resampling). Differences, stated:
+
+- ``net.x_output = displacement`` (default): x_L = X0 + S tanh-MLP(...), whose periodic part
+  can meet x_L(X0, 0) = X0 everywhere. The paper's network outputs x_L itself from periodic
+  features, which cannot represent x_L(., 0) = X0 across the seam X0 = 0 ~ 2 pi (the released
+  code drops two points at each end when scoring); ``x_output: position`` selects that form.
+- ``net.x_scale = auto``: S = V T, V the known characteristic speed (|c|, or max |u0| for
+  Burgers), so the MLP's output is O(1); ``x_scale: 1.0`` is the paper's unscaled output.
+  The u-branch output is likewise u0's mean + spread * MLP (data given at t0 only).
+- the time input is t / T (T the horizon): the paper's t for its T = 1.
+
+Prediction on the data grid: at each scored time the carried states u(X0_j, t) sit at
+x_L(X0_j, t) mod 2 pi; a periodic linear interpolation (as the released code, which uses
+scipy's interp1d) puts them back on the grid.
+
+2D (our extension, as SOLVERS.md describes): a Lagrangian map (x_L, y_L)(X0, t) = X0 + S
+MLP(...) and a state branch carried along it, with exact Eulerian derivatives by the chain rule
+(:class:`pdebench_x.physics.residuals.LagrangianFrame`):
+
+- NS: the vorticity is carried by the flow, d/dt x_L = (psi_y, -psi_x)(x_L, t) with an Eulerian
+  stream-function branch psi(x, y, t) (periodic features); residuals r_x, r_y, r_w =
+  d/dt w - nu Lap w - f, r_psi = Lap psi(x_L) + w; loss 10 (||r_x|| + ||r_y||) + ||r_w|| +
+  ||r_psi|| + 1000 (||x_L(., 0) - X0|| + ||y_L(., 0) - Y0|| + ||w(., 0) - w0||).
+- SWE: fluid columns carry (h, u, v) and move with (u, v): r_x, r_y and r_h, r_u, r_v of
+  :func:`~pdebench_x.physics.residuals.lagrangian_shallow_water`, same weights; open
+  boundaries (columns may leave the domain; the grid is refilled by interpolation, nearest
+  value outside the particles' hull).
+Labels and times are resampled every iteration in 2D (``fit.collocation`` points); the
+initial terms use the data grid. Prediction: scattered linear interpolation of the carried
+states from the particle positions (periodic images for NS) to the grid; velocity channels
+of NS come from the stream-function branch on the grid.
+
+Darcy has no transport: :meth:`LPINNSolver.check_family` raises NotApplicableError.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.interpolate import griddata
+from torch import nn
+
+from pdebench_x.models.pinn import FIT_DEFAULTS, MLP, Axis, NotApplicableError, PhysicsInformedSolver, chunks
+from pdebench_x.physics import residuals as R
+
+LPINN_FIT_DEFAULTS: dict[str, Any] = {
+    **copy.deepcopy(FIT_DEFAULTS),
+    "optimizers": [{"name": "adam", "iterations": 1000, "lr": 1e-2, "amsgrad": True},
+                   {"name": "lbfgs", "iterations": 10, "lr": 1.0}],
+    "weights": {"rx": 10.0, "ru": 1.0, "ic": 1000.0},
+    "time_points": 100,
+    "resample": None,    # None: full batch in 1D (the paper), resampled in 2D
+}
+for _key in ("boundary_points", "darcy_form", "darcy_smoothing"):
+    LPINN_FIT_DEFAULTS.pop(_key)
+
+
+class LPINNSolver(PhysicsInformedSolver):
+    """Lagrangian PINN fitted per instance (see the module docstring)."""
+
+    name = "lpinn"
+    NET_DEFAULTS = {"width": 50, "u_depth": 5, "x_depth": 2, "stream_depth": 4,
+                    "x_output": "displacement", "x_scale": "auto"}
+    FIT_DEFAULTS = LPINN_FIT_DEFAULTS
+    FAMILIES = ("convection", "burgers", "ns", "swe")
+
+    def __init__(self, net: dict[str, Any] | None = None, fit: dict[str, Any] | None = None) -> None:
+        super().__init__(net, fit)
+        if self.net_cfg["x_output"] not in ("displacement", "position"):
+            raise ValueError(f"net.x_output must be 'displacement' or 'position', got {self.net_cfg['x_output']!r}")
+
+    def check_family(self, family: str) -> None:
+        if family == "darcy":
+            raise NotApplicableError(
+                "LPINN needs a transport PDE: it solves along characteristics carried by a velocity "
+                "(x_L' = velocity, state carried along x_L). Darcy flow -div(a grad u) = f is elliptic and "
+                "steady: it has no velocity and no time, so LPINN does not apply (the leaderboard shows N/A "
+                "for lpinn x darcy). Use model=pinn or model=pig for data=darcy.")
+        if family not in self.FAMILIES:
+            raise NotApplicableError(f"lpinn: no Lagrangian formulation for PDE family {family!r}; "
+                                     f"known: {self.FAMILIES}")
+
+    # -- setup ---------------------------------------------------------------------------------
+    def setup(self, inst) -> None:
+        if inst.kind != "rollout":
+            raise NotApplicableError(f"lpinn needs a time-dependent problem; {inst.family} is {inst.kind}")
+        self.space = inst.space_axes()
+        self.horizon = float(inst.times[-1] - inst.t0)
+        if self.fit_cfg["resample"] is None:
+            self.fit_cfg["resample"] = not inst.one_d
+        c = self.net_cfg
+        width, dim = int(c["width"]), len(self.space)
+        n_feat = sum(a.n_features for a in self.space) + 1
+        fam = inst.family
+        branches = {"x": MLP(n_feat, dim, width, int(c["x_depth"]))}
+        if fam in ("convection", "burgers"):
+            u0 = inst.initial["u"].ravel()
+            speed = abs(float(inst.scalars["speed"])) if fam == "convection" else float(np.abs(u0).max())
+            state = [u0]
+        elif fam == "ns":
+            w0 = inst.initial["vorticity"]
+            psi0 = inst.stream_function(w0)
+            gx, gy = np.gradient(psi0, float(inst.x[1] - inst.x[0]), float(inst.y[1] - inst.y[0]))
+            speed = float(np.sqrt(gx**2 + gy**2).max())
+            state = [w0.ravel()]
+            branches["psi"] = MLP(n_feat, 1, width, int(c["stream_depth"]))
+            self.psi_scale = float(max(np.std(psi0), 1e-6))
+        else:  # swe
+            h0, u0, v0 = (inst.initial[k].ravel() for k in ("h", "velocity_x", "velocity_y"))
+            speed = float(max(np.sqrt(u0**2 + v0**2).max(), 0.1 * math.sqrt(float(inst.scalars["g"]) * h0.mean())))
+            state = [h0, u0, v0]
+        branches["u"] = MLP(n_feat, len(state), width, int(c["u_depth"]))
+        self.model = nn.ModuleDict(branches)
+        state = np.stack(state, -1)
+        self.state_offset = torch.tensor(state.mean(0), dtype=torch.float32)
+        floor = np.maximum(0.1 * np.abs(state).max(0), 1e-3)
+        self.state_scale = torch.tensor(np.maximum(state.std(0), floor), dtype=torch.float32)
+        if c["x_scale"] == "auto":
+            self.x_scale = max(speed, 1e-3) * self.horizon
+        else:
+            self.x_scale = float(c["x_scale"])
+        self.labels = [torch.tensor(g, dtype=torch.float32) for g in inst.grid_points()]
+        self.state0 = torch.tensor(state, dtype=torch.float32)
+
+    # -- branches ------------------------------------------------------------------------------
+    def _features(self, labels: list[torch.Tensor], t: torch.Tensor) -> torch.Tensor:
+        feats = [f for a, c in zip(self.space, labels) for f in a.features(c)]
+        return torch.stack(feats + [t / self.horizon], dim=-1)
+
+    def positions(self, labels: list[torch.Tensor], t: torch.Tensor) -> list[torch.Tensor]:
+        out = self.model["x"](self._features(labels, t))
+        if self.net_cfg["x_output"] == "position":
+            return [self.x_scale * out[:, d] for d in range(len(labels))]
+        return [labels[d] + self.x_scale * out[:, d] for d in range(len(labels))]
+
+    def state(self, labels: list[torch.Tensor], t: torch.Tensor) -> torch.Tensor:
+        return self.state_offset + self.state_scale * self.model["u"](self._features(labels, t))
+
+    def stream(self, x: torch.Tensor, y: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return self.psi_scale * self.model["psi"](self._features([x, y], t))[:, 0]
+
+    # -- batches -------------------------------------------------------------------------------
+    def sample(self, gen: torch.Generator) -> dict[str, Any]:
+        inst = self.instance
+        if inst.one_d and not self.fit_cfg["resample"]:
+            # the paper's full batch: every grid label at M times in [0, T] (t = 0 included)
+            m = int(self.fit_cfg["time_points"])
+            t = torch.linspace(0.0, self.horizon, m)
+            x0 = self.labels[0].repeat(m)
+            return {"res": {"x": x0, "t": t.repeat_interleave(len(self.labels[0]))},
+                    "ic": {"x": self.labels[0], "target": self.state0}}
+        n = int(self.fit_cfg["collocation"])
+        res = {a.name: a.sample(n, gen) for a in self.space}
+        res["t"] = self.horizon * torch.rand(n, generator=gen)
+        n_grid = len(self.labels[0])
+        k = int(self.fit_cfg["initial_points"] or n_grid)
+        idx = torch.arange(n_grid) if k >= n_grid else torch.randperm(n_grid, generator=gen)[:k]
+        ic = {a.name: g[idx] for a, g in zip(self.space, self.labels)}
+        ic["target"] = self.state0[idx]
+        return {"res": res, "ic": ic}
+
+    # -- loss ----------------------------------------------------------------------------------
+    def residuals(self, res: dict[str, torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """(characteristic residuals, state residuals) at the batch's labels and times."""
+        inst = self.instance
+        s = inst.scalars
+        labels = [res[a.name].detach().clone().requires_grad_(True) for a in self.space]
+        t = res["t"].detach().clone().requires_grad_(True)
+        pos = self.positions(labels, t)
+        q = self.state(labels, t)
+        fam = inst.family
+        if fam in ("convection", "burgers"):
+            speed = float(s["speed"]) if fam == "convection" else q[:, 0]
+            r_x, r_u = R.lagrangian_transport_1d(pos[0], q[:, 0], labels[0], t, speed,
+                                                 float(s.get("viscosity", 0.0)))
+            return [r_x], [r_u]
+        if fam == "ns":
+            psi = self.stream(pos[0], pos[1], t)
+            r = R.lagrangian_navier_stokes(pos[0], pos[1], q[:, 0], psi, labels[0], labels[1], t,
+                                           float(s["viscosity"]), float(s.get("forcing_amplitude", 0.0)))
+            return [r["x"], r["y"]], [r["w"], r["psi"]]
+        r = R.lagrangian_shallow_water(pos[0], pos[1], q[:, 0], q[:, 1], q[:, 2], labels[0], labels[1], t,
+                                       float(s["g"]))
+        return [r["x"], r["y"]], [r["h"], r["u"], r["v"]]
+
+    def loss_backward(self, batch: dict[str, Any]) -> float:
+        """10 sum ||r_x|| + sum ||r_u|| + 1000 (sum ||x_L(., 0) - X0|| + sum ||state(., 0) - state0||)."""
+        w = self.fit_cfg["weights"]
+        rx, ru = self.residuals(batch["res"])
+        ic = batch["ic"]
+        labels = [ic[a.name] for a in self.space]
+        t0 = torch.zeros(len(labels[0]))
+        pos = self.positions(labels, t0)
+        q = self.state(labels, t0)
+        norm = torch.linalg.vector_norm
+        loss = (float(w["rx"]) * sum(norm(r) for r in rx) + float(w["ru"]) * sum(norm(r) for r in ru)
+                + float(w["ic"]) * (sum(norm(p - l) for p, l in zip(pos, labels))
+                                    + sum(norm(q[:, k] - ic["target"][:, k]) for k in range(q.shape[1]))))
+        loss.backward()
+        return float(loss.detach())
+
+    def loss_terms(self, batch):  # pragma: no cover - loss_backward is overridden
+        raise NotImplementedError
+
+    # -- prediction ----------------------------------------------------------------------------
+    @torch.no_grad()
+    def trajectories(self, t: float) -> tuple[list[np.ndarray], np.ndarray]:
+        """Positions [D][N] and carried states [N, S] of the grid labels at local time t."""
+        tt = torch.full((len(self.labels[0]),), float(t))
+        pos = [p.numpy().astype(np.float64) for p in self.positions(self.labels, tt)]
+        return pos, self.state(self.labels, tt).numpy().astype(np.float64)
+
+    def predict(self) -> np.ndarray:
+        inst = self.instance
+        nx, ny = inst.x.size, inst.y.size
+        grid = [g.astype(np.float64) for g in inst.grid_points()]
+        out = np.empty((len(inst.times), len(inst.channels), nx * ny), dtype=np.float32)
+        self.model.eval()
+        for k, t_abs in enumerate(inst.times):
+            t = float(t_abs - inst.t0)
+            pos, q = self.trajectories(t)
+            fam = inst.family
+            if fam in ("convection", "burgers"):
+                out[k, 0] = periodic_interp_1d(grid[0], pos[0], q[:, 0], self.space[0])
+                continue
+            for c, ch in enumerate(inst.channels):
+                if fam == "ns" and ch == "vorticity":
+                    out[k, c] = scatter_to_grid(pos, q[:, 0], grid, self.space)
+                elif fam == "ns":
+                    out[k, c] = self._ns_velocity(grid, t, ch)
+                else:
+                    comp = {"h": 0, "velocity_x": 1, "velocity_y": 2}[ch]
+                    out[k, c] = scatter_to_grid(pos, q[:, comp], grid, self.space)
+        self.model.train()
+        return out.reshape(len(inst.times), len(inst.channels), nx, ny)
+
+    def _ns_velocity(self, grid: list[np.ndarray], t: float, channel: str) -> np.ndarray:
+        vals = []
+        for sl in chunks(len(grid[0]), 8192):
+            with torch.enable_grad():
+                x = torch.tensor(grid[0][sl], dtype=torch.float32, requires_grad=True)
+                y = torch.tensor(grid[1][sl], dtype=torch.float32, requires_grad=True)
+                u, v = R.stream_velocity(self.stream(x, y, torch.full_like(x, t)), x, y)
+            vals.append((u if channel == "velocity_x" else v).detach().numpy())
+        return np.concatenate(vals)
+
+
+def periodic_interp_1d(x_grid: np.ndarray, positions: np.ndarray, values: np.ndarray, axis: Axis) -> np.ndarray:
+    """Values carried to ``positions`` (any real numbers) interpolated linearly onto ``x_grid``,
+    periodic with the axis' period."""
+    p = axis.lo + np.mod(positions - axis.lo, axis.length)
+    order = np.argsort(p)
+    return np.interp(x_grid, p[order], values[order], period=axis.length)
+
+
+def scatter_to_grid(positions: list[np.ndarray], values: np.ndarray, grid: list[np.ndarray],
+                    axes: list[Axis]) -> np.ndarray:
+    """Linear interpolation of scattered 2D values onto grid points; periodic axes use the 3x3
+    periodic images (wrapped positions), points outside the hull take the nearest value."""
+    px, py = positions
+    if all(a.periodic for a in axes):
+        ax, ay = axes
+        px = ax.lo + np.mod(px - ax.lo, ax.length)
+        py = ay.lo + np.mod(py - ay.lo, ay.length)
+        shifts = [(i * ax.length, j * ay.length) for i in (-1, 0, 1) for j in (-1, 0, 1)]
+        px = np.concatenate([px + sx for sx, _ in shifts])
+        py = np.concatenate([py + sy for _, sy in shifts])
+        values = np.tile(values, len(shifts))
+    pts = np.stack([px, py], -1)
+    target = np.stack(grid, -1)
+    out = griddata(pts, values, target, method="linear")
+    missing = ~np.isfinite(out)
+    if missing.any():
+        out[missing] = griddata(pts, values, target[missing], method="nearest")
+    return out

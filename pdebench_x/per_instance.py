@@ -1,0 +1,293 @@
+"""The per-instance task: physics-informed solvers fitted afresh for each scored test instance.
+
+``python train.py model=pig data=darcy`` (likewise ``lpinn``, ``pinn``) lands here through
+:func:`pdebench_x.training.run_training` (``model.kind == "per_instance"``). For each of K
+test instances (K = ``data.n_instances``, else ``model.fit.instances``, else 2; the choice is
+:func:`select_instances`: a seeded draw with ``data.instance_seed`` (default 0) that does not
+depend on the model, so every model, the operator learners included, can be scored on the
+same K), the task
+
+1. reads what an operator learner is given and nothing more (:func:`read_instance`): the
+   PDE family, its coefficients (``read_scalars``), the grid and boundary type, the times to
+   predict, and as initial data the LAST CONTEXT FRAME only (rollout: frame
+   ``first_target_frame - 1`` of the problem's fields; steady: the input channels, e.g.
+   Darcy's coefficient a);
+2. fits a fresh solver with its fixed iteration budget (no model selection: the last iterate);
+3. predicts on the data grid at exactly the scored frames (``first_target_frame`` ..
+   ``+ horizon``), then reads the reference (:func:`read_reference`) and accumulates the
+   field metrics (:class:`pdebench_x.metrics.MetricAccumulator`, physical units,
+   [B, T, C, X, Y], the problem's target channels).
+
+``metrics.json`` in the run directory has the top-level structure of the operator task's
+record (model, paper, code, dataset, problem, metrics {"rollout"|"steady": summary},
+n_parameters, seed, git_commit, environment, config) plus ``instances`` (the test indices),
+``seconds_per_instance`` (fit + prediction, mean) and ``per_instance`` details. A solver
+that does not apply to the PDE (LPINN on Darcy) raises
+:class:`pdebench_x.models.pinn.NotApplicableError`; the task first writes a record with
+``status: not_applicable`` and the reason, so the leaderboard can show N/A.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from pdebench_x.data.build import plan_from_config
+from pdebench_x.data.formats.base import FieldSource
+from pdebench_x.metrics import MetricAccumulator, relative_l2_fno
+from pdebench_x.models.pinn import Axis, NotApplicableError
+
+log = logging.getLogger(__name__)
+
+METRICS_FILE = "metrics.json"
+DEFAULT_INSTANCES = 2
+ONE_D = ("convection", "burgers")
+
+
+# --------------------------------------------------------------------------------------------
+# the instance a solver is given
+# --------------------------------------------------------------------------------------------
+@dataclass
+class PDEInstance:
+    """Everything a per-instance solver may use: never the solution inside the domain.
+
+    ``initial`` maps channel -> [X, Y] values of the last context frame (steady problems:
+    the input channels); ``times`` are the physical times of the scored frames (None when
+    steady) and ``t0`` the time of the initial data; ``channels`` the channels to predict.
+    """
+
+    family: str
+    index: int
+    kind: str
+    channels: list[str]
+    initial: dict[str, np.ndarray]
+    scalars: dict[str, float]
+    x: np.ndarray
+    y: np.ndarray
+    bc_type: str
+    t0: float = 0.0
+    times: np.ndarray | None = None
+    equation: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def one_d(self) -> bool:
+        """1D problems are stored as [X, 1] grids (y = [0])."""
+        return self.y.size == 1
+
+    def space_axes(self) -> list[Axis]:
+        """The spatial input axes with their extent.
+
+        Periodic: [x_0, x_0 + n dx) (the grid holds no end point). Darcy: the unit square (the
+        family's domain; cell centres or nodes alike). Otherwise the cells' outer faces,
+        [x_0 - dx/2, x_last + dx/2] (cell-centred data, as the shallow-water files).
+        """
+        periodic = self.bc_type == "periodic"
+        axes = []
+        for name, c in (("x", self.x), ("y", self.y))[:1 if self.one_d else 2]:
+            c = np.asarray(c, dtype=np.float64)
+            d = float(c[1] - c[0])
+            if periodic:
+                axes.append(Axis(name, float(c[0]), float(c[0] + d * len(c)), periodic=True))
+            elif self.family == "darcy":
+                axes.append(Axis(name, 0.0, 1.0))
+            else:
+                axes.append(Axis(name, float(c[0] - d / 2), float(c[-1] + d / 2)))
+        return axes
+
+    def grid_points(self) -> list[np.ndarray]:
+        """Flattened coordinates of the grid points, one array per spatial axis (C order [X, Y])."""
+        if self.one_d:
+            return [np.asarray(self.x, dtype=np.float64)]
+        gx, gy = np.meshgrid(self.x, self.y, indexing="ij")
+        return [gx.ravel(), gy.ravel()]
+
+    def stream_function(self, w: np.ndarray) -> np.ndarray:
+        """psi with -Lap psi = w (zero mean) on the periodic grid, spectrally."""
+        ax, ay = self.space_axes()
+        nx, ny = w.shape
+        kx = 2 * math.pi * np.fft.fftfreq(nx, d=ax.length / nx)
+        ky = 2 * math.pi * np.fft.fftfreq(ny, d=ay.length / ny)
+        k2 = kx[:, None] ** 2 + ky[None, :] ** 2
+        k2[0, 0] = 1.0
+        w_hat = np.fft.fft2(w)
+        w_hat[0, 0] = 0.0
+        return np.real(np.fft.ifft2(w_hat / k2))
+
+
+def read_instance(source: FieldSource, index: int, spec, family: str | None = None) -> PDEInstance:
+    """The solver's view of test sample ``index``: coefficients, grid, the last context frame.
+
+    Reads only ``read_scalars(index)`` and, for a rollout, the single frame
+    ``spec.first_target_frame - 1`` of the input channels (steady: the input channels).
+    """
+    info = source.info
+    scalars = {k: float(v) for k, v in source.read_scalars(index).items()}
+    if spec.kind == "steady":
+        frame = source.read(index, list(spec.input_channels))
+        t0, times = 0.0, None
+    else:
+        last = int(spec.first_target_frame) - 1
+        if last < 0:
+            raise ValueError("a rollout problem needs at least one context frame (history >= 1)")
+        frame = source.read(index, list(spec.input_channels), slice(last, last + 1))
+        all_times = np.asarray(info.times, dtype=np.float64)
+        t0 = float(all_times[last])
+        times = all_times[spec.first_target_frame:spec.first_target_frame + spec.horizon]
+    initial = {ch: np.asarray(frame[0, k], dtype=np.float64) for k, ch in enumerate(spec.input_channels)}
+    return PDEInstance(family=family or spec.family, index=int(index), kind=spec.kind,
+                       channels=list(spec.target_channels), initial=initial, scalars=scalars,
+                       x=np.asarray(info.x, dtype=np.float64), y=np.asarray(info.y, dtype=np.float64),
+                       bc_type=str(info.bc_type), t0=t0, times=times,
+                       equation=str(info.attrs.get("equation", "")))
+
+
+def read_reference(source: FieldSource, index: int, spec) -> np.ndarray:
+    """The scored frames of the reference, float32 [T, C, X, Y] (read only after the fit)."""
+    if spec.kind == "steady":
+        return source.read(index, list(spec.target_channels))
+    first = int(spec.first_target_frame)
+    return source.read(index, list(spec.target_channels), slice(first, first + int(spec.horizon)))
+
+
+def select_instances(n_test: int, k: int, seed: int | None) -> list[int]:
+    """K distinct test indices: a seeded draw (sorted), or the first K when ``seed`` is None.
+
+    Depends on (n_test, k, seed) only, never on the model, so every solver is scored on the
+    same instances.
+    """
+    if int(k) != k or k < 1:
+        raise ValueError(f"the number of instances must be a positive integer, got {k!r} "
+                         "(set data.n_instances or model.fit.instances)")
+    k = int(k)
+    if k > n_test:
+        raise ValueError(f"{k} instances requested but the test split has {n_test} samples; "
+                         "lower data.n_instances / model.fit.instances or enlarge data.sizes.test")
+    if seed is None:
+        return list(range(k))
+    return sorted(int(i) for i in np.random.default_rng(int(seed)).choice(n_test, size=k, replace=False))
+
+
+# --------------------------------------------------------------------------------------------
+# the task
+# --------------------------------------------------------------------------------------------
+def solver_class(path: str) -> type:
+    """'package.module.Class' (or 'package.module:Class') -> the class."""
+    module, _, name = path.replace(":", ".").rpartition(".")
+    if not module:
+        raise ValueError(f"model.solver must be a dotted class path like pdebench_x.models.pig.PIGSolver, got {path!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def build_solver(cfg: DictConfig):
+    model = OmegaConf.to_container(cfg.model, resolve=True)
+    if not model.get("solver"):
+        raise ValueError(f"model {model.get('name')!r} has kind per_instance but no 'solver' class path")
+    cls = solver_class(model["solver"])
+    return cls(net=model.get("net") or {}, fit=model.get("fit") or {})
+
+
+def n_instances(cfg: DictConfig) -> tuple[int, int | None]:
+    """(K, seed): data.n_instances, else model.fit.instances, else 2; seed data.instance_seed (0)."""
+    fit = cfg.model.get("fit") or {}
+    k = cfg.data.get("n_instances") or fit.get("instances") or DEFAULT_INSTANCES
+    seed = cfg.data.get("instance_seed", 0) if "instance_seed" in cfg.data else fit.get("instance_seed", 0)
+    return int(k), (None if seed is None else int(seed))
+
+
+def _dataset_record(cfg: DictConfig, family: str) -> dict[str, Any]:
+    data_cfg = OmegaConf.to_container(cfg.data, resolve=True)
+    dataset = {"family": family, "preset": data_cfg.get("preset"), "path": data_cfg.get("path")}
+    if not data_cfg.get("path"):
+        plan = plan_from_config(data_cfg, cfg.paths.data_dir)
+        dataset.update(name=plan.name, fingerprint=plan.fingerprint(), seed=plan.seed, sizes=plan.sizes)
+    return dataset
+
+
+def _base_record(cfg: DictConfig, family: str) -> dict[str, Any]:
+    from pdebench_x.training import environment, git_commit
+    return {"model": cfg.model.name, "paper": cfg.model.get("paper"), "code": cfg.model.get("code"),
+            "kind": "per_instance", "dataset": _dataset_record(cfg, family), "seed": int(cfg.seed),
+            "git_commit": git_commit(), "environment": environment(),
+            "config": OmegaConf.to_container(cfg, resolve=True)}
+
+
+def run_per_instance(cfg: DictConfig, run_dir: str | Path,
+                     wrap_source: Callable[[FieldSource], FieldSource] | None = None) -> dict[str, Any]:
+    """Fit one solver per selected test instance, score, write ``metrics.json``; return the record.
+
+    ``wrap_source`` (tests) wraps the test split's FieldSource, e.g. to spy on its reads.
+    """
+    from pdebench_x.training import build_datamodule
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    family = str(cfg.data.family)
+    solver = build_solver(cfg)
+    try:
+        solver.check_family(family)
+    except NotApplicableError as err:
+        record = {**_base_record(cfg, family), "status": "not_applicable", "reason": str(err), "metrics": None}
+        (run_dir / METRICS_FILE).write_text(json.dumps(record, indent=2))
+        raise
+
+    dm = build_datamodule(cfg)
+    dm.prepare_data()
+    dm.setup()
+    spec = dm.spec
+    source = dm.sources["test"]
+    if wrap_source is not None:
+        source = wrap_source(source)
+    k, seed = n_instances(cfg)
+    indices = select_instances(len(source), k, seed)
+    log.info("%s on %s: fitting %d instances %s", cfg.model.name, family, len(indices), indices)
+
+    acc = MetricAccumulator(domain_area=spec.domain_area)
+    details = []
+    n_params = 0
+    for index in indices:
+        instance = read_instance(source, index, spec, family)
+        solver = build_solver(cfg)  # a fresh solver per instance
+        start = time.perf_counter()
+        info = solver.fit(instance)
+        pred = solver.predict()
+        seconds = time.perf_counter() - start
+        target = read_reference(source, index, spec)
+        if pred.shape != target.shape:
+            raise RuntimeError(f"{cfg.model.name} predicted {pred.shape} but the reference is {target.shape}")
+        p, y = torch.from_numpy(np.ascontiguousarray(pred))[None], torch.from_numpy(target)[None]
+        acc.update(p, y)
+        rel = float(relative_l2_fno(p, y)[0])
+        n_params = info.get("n_parameters", 0)
+        details.append({"index": int(index), "seconds": seconds, "relative_l2": rel if math.isfinite(rel) else None,
+                        **{k: v for k, v in info.items() if k != "n_parameters"}})
+        log.info("instance %d: relative L2 %.4g, %.1f s (%s)", index, rel, seconds, info)
+
+    section = "rollout" if spec.kind == "rollout" else "steady"
+    seconds_per_instance = float(np.mean([d["seconds"] for d in details]))
+    record = {
+        **_base_record(cfg, family),
+        "status": "ok",
+        "problem": dict(spec.__dict__),
+        "metrics": {section: acc.summary(spec.target_channels, spec.first_target_frame),
+                    "n_test_samples": len(indices),
+                    "inference_seconds_per_sample": seconds_per_instance},
+        "instances": [int(i) for i in indices],
+        "instance_seed": seed,
+        "per_instance": details,
+        "n_parameters": n_params,
+        "seconds_per_instance": seconds_per_instance,
+        "train_seconds": float(sum(d["seconds"] for d in details)),
+    }
+    (run_dir / METRICS_FILE).write_text(json.dumps(record, indent=2))
+    log.info("per-instance metrics written to %s", run_dir / METRICS_FILE)
+    return record
