@@ -236,7 +236,8 @@ def seeds(indices, split="train", seed=0):
 def test_deterministic_per_seed_and_independent_of_batch():
     gen = ShallowWaterGenerator(**SMALL, batch_size=2)
     full = gen.generate(seeds(range(3)))
-    again = ShallowWaterGenerator(**SMALL, batch_size=16).generate(seeds(range(3)))
+    again = ShallowWaterGenerator(**SMALL, batch_size=16, num_threads=2).generate(seeds(range(3)))
+    assert torch.get_num_threads() == 1  # restored (the module fixture set 1)
     alone = gen.generate(seeds([1]))
     for key in ("h", "velocity", "radius"):
         assert np.array_equal(full[key], again[key])
@@ -309,6 +310,7 @@ def test_parameter_varying_preset_draws_h_in_and_g():
     (dict(g_range=(1.0,)), "g_range"),
     (dict(limiter="superbee"), "limiter"),
     (dict(dtype="float16"), "dtype"),
+    (dict(num_threads=0), "num_threads"),
 ])
 def test_bad_settings_raise_clear_errors(settings, message):
     with pytest.raises(ValueError, match=message):

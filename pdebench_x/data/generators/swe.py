@@ -319,6 +319,7 @@ DEFAULTS: dict[str, Any] = {
     "dtype": "float64",
     "device": "cpu",
     "batch_size": 16,
+    "num_threads": None,
 }
 
 _DTYPES = {"float64": torch.float64, "float32": torch.float32}
@@ -344,7 +345,9 @@ class ShallowWaterGenerator(Generator):
     {extrapolation, wall, periodic}; ``cfl`` (<= 0.5); ``h_in_range`` / ``g_range``: uniform
     per-sample draws replacing ``h_in`` / ``g`` (parameter-varying preset); ``limiter`` (mc or
     minmod); ``h_dry``; ``dtype`` of the computation (float64; storage is float32);
-    ``device``; ``batch_size`` (samples solved together; memory only, never the numbers).
+    ``device``; ``batch_size`` (samples solved together; memory only, never the numbers);
+    ``num_threads`` (torch CPU threads during ``generate``; None keeps torch's setting; on a
+    shared, loaded machine 1 is much faster than contending threads).
 
     Per sample, ``np.random.default_rng(seed)`` draws ``radius``, then ``h_in`` (if
     ``h_in_range``), then ``g`` (if ``g_range``), in that order.
@@ -374,6 +377,8 @@ class ShallowWaterGenerator(Generator):
         positive_int("n_frames")
         positive_int("frame_stride")
         positive_int("batch_size")
+        if s["num_threads"] is not None:
+            positive_int("num_threads")
         for name in ("dt_out", "g", "h_in"):
             if not float(s[name]) > 0:
                 raise ValueError(f"{name} must be > 0; got {s[name]!r}")
@@ -460,6 +465,17 @@ class ShallowWaterGenerator(Generator):
         return {"radius": np.array(radius), "h_in": np.array(h_in), "g": np.array(g)}
 
     def generate(self, seeds: list[np.random.SeedSequence]) -> dict[str, np.ndarray]:
+        threads = self.settings["num_threads"]
+        if threads is None:
+            return self._generate(seeds)
+        previous = torch.get_num_threads()
+        torch.set_num_threads(int(threads))
+        try:
+            return self._generate(seeds)
+        finally:
+            torch.set_num_threads(previous)
+
+    def _generate(self, seeds: list[np.random.SeedSequence]) -> dict[str, np.ndarray]:
         params = self.draw(seeds)
         s = self.settings
         n = int(s["resolution"])
