@@ -90,10 +90,14 @@ def run_training(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     monitor = recipe.get("monitor", "val/loss")
     if monitor == "val/rollout_loss" and dm.spec.kind != "rollout":
         monitor = "val/loss"
-    checkpoint = ModelCheckpoint(dirpath=run_dir / "checkpoints", monitor=monitor, mode="min", save_last=True,
+    checkpoint = ModelCheckpoint(dirpath=run_dir / "checkpoints", monitor=monitor, mode="min",
                                  filename="best-{epoch:03d}", save_top_k=1)
+    # last.ckpt = the end of the latest epoch (what resuming needs). Not save_last=True: Lightning
+    # refreshes that copy only when a new best is saved, so it would lag behind after the best epoch.
+    latest = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last", monitor=None, save_top_k=1,
+                             enable_version_counter=False)
     loggers = build_loggers(cfg, run_dir)
-    trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=[checkpoint],
+    trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=[checkpoint, latest],
                           default_root_dir=str(run_dir),
                           gradient_clip_val=recipe.get("gradient_clip_val"))
     start = time.perf_counter()
@@ -157,6 +161,7 @@ def metrics_record(cfg: DictConfig, dm: PDEDataModule, task: OperatorTask, train
         "n_parameters": task.n_parameters,
         "train_seconds": train_seconds,
         "epochs": trainer.current_epoch,
+        "seconds_per_epoch": train_seconds / max(trainer.current_epoch, 1),
         "global_steps": trainer.global_step,
         "inference_seconds_per_sample": task.test_summary.get("inference_seconds_per_sample"),
         "checkpoint": checkpoint,
