@@ -127,10 +127,11 @@ class OperatorTask(L.LightningModule):
         data_loss = self._loss(pred, y)
         loss = data_loss + sum(aux.values()) if aux else data_loss
         if not torch.isfinite(loss):
-            ckpt = getattr(self.trainer.checkpoint_callback, "last_model_path", "") or "none yet"
+            saved = [cb.last_model_path or cb.best_model_path for cb in self.trainer.checkpoint_callbacks]
+            ckpt = ", ".join(p for p in saved if p) or "none yet"
             raise NonFiniteLossError(
                 f"loss is {loss.item()} at global step {self.global_step} (epoch {self.current_epoch}, batch "
-                f"{batch_idx}); training stopped. Last good checkpoint: {ckpt}. Lower the learning rate, "
+                f"{batch_idx}); training stopped. Checkpoints kept (best, last): {ckpt}. Lower the learning rate, "
                 "enable gradient clipping (recipe.gradient_clip_val) or check the data for NaNs.")
         self.log("train/loss", loss, prog_bar=True, batch_size=x.shape[0])
         for name, value in aux.items():
