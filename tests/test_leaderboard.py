@@ -511,3 +511,51 @@ def test_new_user_command_line_flow(env, tmp_path):
     subprocess.run([sys.executable, "-m", "pdebench_x.leaderboard", "build", "--board", str(board)],
                    cwd=REPO, env=env_vars, check=True, capture_output=True)
     assert "train_mean" in (board / "README.md").read_text()
+
+
+# ------------------------------------------------------------------------------------------
+# time-dependent data: per-step metrics, context frames never scored
+# ------------------------------------------------------------------------------------------
+NS_TINY = ["data=ns", "data.generator.resolution=16", "data.generator.solve_resolution=16", "data.generator.n_steps=5",
+           "data.sizes.train=2", "data.sizes.valid=2", "data.sizes.test=3", "data.problem.history=2"]
+
+
+def test_rollout_predictions_scored_per_step_without_context(tmp_path):
+    cfg = compose_cfg(NS_TINY, tmp_path / "data")
+    fp = fpm.make_fingerprint(cfg.data, tmp_path / "data", zero_shot=False, progress=False, measure_samples=2)
+    # the NS generator has a dtype setting: the tolerance comes from a real float32 vs float64 solve
+    assert fp["test"]["tolerance"]["how"].startswith("regenerated in float64")
+    assert 0 < fp["test"]["tolerance"]["measured"] < 1e-3
+    fps = tmp_path / "fps"
+    fpm.write_fingerprint(fp, fps)
+    with h5py.File(fpm.plan_of(fp, tmp_path / "data").split_path("test"), "r") as f:
+        w = f["t0_fields/vorticity"][()].astype(np.float64)          # [N, frames, X, Y]
+    first, history = 1, 2
+    target = w[:, first + history:]                                    # frames 3.. are scored
+    scales = 1.0 + 0.1 * np.arange(1, target.shape[1] + 1)             # error grows with the step
+    files = [scorer.write_predictions(tmp_path / f"p{s}.h5", fp["dataset"], "ramp", s,
+                                      {"vorticity": target * scales[None, :, None, None]}) for s in range(3)]
+    rec = scorer.score_predictions(files, fps, tmp_path / "data")
+    section = rec["seeds"][0]["metrics"]["rollout"]
+    assert section["steps"] == list(range(first + history, w.shape[1]))
+    rms = np.sqrt((target ** 2).mean(axis=(2, 3)))                     # [N, T]
+    want = (abs(scales - 1) * rms / (rms + 1e-7)).mean(axis=0)
+    assert section["per_step"]["nrmse"] == pytest.approx(want.tolist(), rel=1e-6)
+    assert rec["aggregate"]["steps"] == section["steps"]
+    assert [s["mean"] for s in rec["aggregate"]["per_step"]["nrmse"]] == pytest.approx(want.tolist(), rel=1e-6)
+    # predicting the context frames as well is a shape error, not a silently better score
+    bad = scorer.write_predictions(tmp_path / "ctx.h5", fp["dataset"], "ramp", 0, {"vorticity": w[:, first:]})
+    with pytest.raises(scorer.ScoringError, match="scored frame"):
+        scorer.score_predictions_file(bad, fp, tmp_path / "data")
+    tables = board_mod.make_rows([rec, rec | {"solver": rec["solver"] | {"name": "ramp2"}}])
+    assert 'id="plot-rollout-' in board_mod.render_html(tables)
+
+
+def test_wandb_run_path_recorded(tmp_path):
+    run = tmp_path / "run"
+    (run / "wandb" / "offline-run-20250101_120000-abc123").mkdir(parents=True)
+    rec = {"config": {"logger": {"_target_": "lightning.pytorch.loggers.WandbLogger", "project": "pdebench_x"}}}
+    assert scorer.wandb_run_path(run, rec) == "pdebench_x/abc123"
+    rec["config"]["logger"]["entity"] = "lab"
+    assert scorer.wandb_run_path(run, rec) == "lab/pdebench_x/abc123"
+    assert scorer.wandb_run_path(run, {"config": {"logger": {"_target_": "CSVLogger"}}}) is None

@@ -190,7 +190,8 @@ def _regenerate_other_precision(plan: DatasetPlan, n: int) -> tuple[dict[str, np
     cls = generator_class(plan.family)
     seeds = [sample_seed(plan.seed, "test", i) for i in range(n)]
     gen = cls(**plan.generator)
-    current = str(gen.settings.get("dtype", ""))
+    # the precision in use: an explicit setting, else the generator's own default
+    current = str(gen.settings.get("dtype") or getattr(gen, "dtype", "")).replace("torch.", "")
     if current in ("float32", "float64"):
         other = "float64" if current == "float32" else "float32"
         try:

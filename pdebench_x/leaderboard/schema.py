@@ -175,7 +175,7 @@ def semantic_errors(record: dict[str, Any]) -> list[str]:
                           "solver cannot be ranked; undefined metrics are null)")
     for base, section in _metric_sections(record):
         for path, x in _numbers(section, base):
-            if math.isfinite(x) and x < 0 and not path.endswith(".steps") and "].steps[" not in path:
+            if math.isfinite(x) and x < 0 and ".steps[" not in path:
                 errors.append(f"{path} is {x}: error metrics cannot be negative")
     seeds = [s for s in record.get("seeds") or [] if isinstance(s, dict)]
     values = [s.get("seed") for s in seeds]
