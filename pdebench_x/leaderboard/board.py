@@ -243,12 +243,16 @@ def svg_plot(series: Sequence[Mapping[str, Any]], title: str, xlabel: str, ylabe
         return h - mb - (g(v) - g(y0)) / ((g(y1) - g(y0)) or 1.0) * (h - mt - mb)
 
     parts = [head, f'<rect x="{ml}" y="{mt}" width="{w - ml - mr}" height="{h - mt - mb}" class="frame"/>']
+    def tick(v: float, log: bool) -> str:
+        k = round(math.log10(v)) if log and v > 0 else None
+        return f"1e{k}" if k is not None and abs(k) >= 3 else fmt(v)
+
     for t in xt:
         parts.append(f'<line x1="{px(t):.1f}" x2="{px(t):.1f}" y1="{h - mb}" y2="{h - mb + 4}" class="axis"/>'
-                     f'<text x="{px(t):.1f}" y="{h - mb + 16}" text-anchor="middle" class="tick">{fmt(t)}</text>')
+                     f'<text x="{px(t):.1f}" y="{h - mb + 16}" text-anchor="middle" class="tick">{tick(t, logx)}</text>')
     for t in yt:
         parts.append(f'<line x1="{ml - 4}" x2="{ml}" y1="{py(t):.1f}" y2="{py(t):.1f}" class="axis"/>'
-                     f'<text x="{ml - 6}" y="{py(t) + 4:.1f}" text-anchor="end" class="tick">{fmt(t)}</text>')
+                     f'<text x="{ml - 6}" y="{py(t) + 4:.1f}" text-anchor="end" class="tick">{tick(t, logy)}</text>')
     parts.append(f'<text x="{(ml + w - mr) / 2}" y="{h - 8}" text-anchor="middle">{html.escape(xlabel)}</text>'
                  f'<text transform="translate(14 {(mt + h - mb) / 2}) rotate(-90)" text-anchor="middle">'
                  f'{html.escape(ylabel)}</text>')
