@@ -28,8 +28,8 @@ MICRO = {"grid": "cells", "resolution": 8}
 
 def micro_plan(root, sizes=None, customised=False, **changes) -> DatasetPlan:
     """A Darcy plan at 8x8 (milliseconds per sample); not customised, so named ``darcy_small``."""
-    fields = dict(family="darcy", preset="small", generator=dict(MICRO), sizes=sizes or {"train": 3, "valid": 2, "test": 2},
-                  seed=0, root=root, customised=customised)
+    fields = dict(family="darcy", preset="small", generator=dict(MICRO),
+                  sizes=sizes or {"train": 3, "valid": 2, "test": 2}, seed=0, root=root, customised=customised)
     fields.update(changes)
     return DatasetPlan(**fields)
 

@@ -215,8 +215,10 @@ def rollout_dm(root, target_steps=None, **problem):
 
 
 def windows(dataset, split):
-    return [(item["index"], item["start"], decode(item["x"], split, item["index"]), decode(item["y"], split, item["index"]))
-            for item in (dataset[k] for k in range(len(dataset)))]
+    """(sample, start, context frame numbers, target frame numbers) of every item."""
+    items = (dataset[k] for k in range(len(dataset)))
+    return [(it["index"], it["start"], decode(it["x"], split, it["index"]), decode(it["y"], split, it["index"]))
+            for it in items]
 
 
 def test_rollout_train_split_yields_every_window(rollout_dir):
@@ -240,7 +242,8 @@ def test_rollout_eval_splits_yield_one_window_with_the_whole_horizon(rollout_dir
     batch = next(iter(dm.val_dataloader() if split == "valid" else dm.test_dataloader()))
     assert batch["x"].shape == (2, 2, 1, NX, NY) and batch["y"].shape == (2, 3, 1, NX, NY)
     # last_frame shortens the horizon; the context frames are still never targets
-    assert windows(rollout_dm(rollout_dir, last_frame=4).dataset(split), split) == [(i, 1, [1, 2], [3, 4]) for i in range(2)]
+    shorter = rollout_dm(rollout_dir, last_frame=4).dataset(split)
+    assert windows(shorter, split) == [(i, 1, [1, 2], [3, 4]) for i in range(2)]
 
 
 def test_rollout_statistics_skip_frames_before_first_frame(rollout_dir):

@@ -67,7 +67,8 @@ def test_metrics_file(ascent_run):
         assert math.isfinite(overall[name]) and overall[name] > 0, name
     assert overall["frmse_high"] is None                    # band [12, 8) is empty on a 16x16 grid
     assert on_disk["metrics"]["n_test_samples"] == 4
-    expected_params = sum(p.numel() for p in FNO(1, 1, 1, 1, n_modes=[4, 4], hidden_channels=8, n_layers=2).parameters())
+    reference = FNO(1, 1, 1, 1, n_modes=[4, 4], hidden_channels=8, n_layers=2)
+    expected_params = sum(p.numel() for p in reference.parameters())
     assert on_disk["n_parameters"] == expected_params > 0
     assert on_disk["model"] == "fno" and on_disk["dataset"]["name"] == cfg_name(cfg)
     assert on_disk["epochs"] == 2 and on_disk["global_steps"] == 8            # 16 samples / batch 4
