@@ -48,6 +48,9 @@ MEASURE_SAMPLES = 8
 #: tested at 128 for the small presets). Families missing here show N/A on the board.
 ZERO_SHOT: dict[str, dict[str, dict[str, Any]]] = {
     "darcy": {"small": {"resolution": 128}, "benchmark": {"resolution": 141}},
+    # same seeded initial fields (NS noise is drawn on its own ic_resolution grid; SWE's dam radius)
+    "ns": {"small": {"resolution": 128, "solve_resolution": 128}},
+    "swe": {"small": {"resolution": 128}},
 }
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import json
 import logging
 import math
 import os
@@ -136,7 +137,6 @@ def git_commit() -> str | None:
 # ------------------------------------------------------------------------------------------
 def resolve_run(path: str | Path) -> tuple[Path, dict[str, Any] | None]:
     """(checkpoint, the run's metrics.json record or None) of a run directory or checkpoint."""
-    import json
     path = Path(path)
     if not path.exists():
         raise ScoringError(f"run {path} does not exist; pass a run directory (outputs/<data>_<model>/<time>/) "
@@ -342,13 +342,17 @@ def aggregate(entries: Sequence[Mapping[str, Any]], key: str = "metrics") -> dic
     return out
 
 
+def require_seeds(n: int) -> None:
+    if n < MIN_SEEDS:
+        raise ScoringError(
+            f"{n} seed(s) given; the board shows mean ± std over at least {MIN_SEEDS} training seeds. "
+            "Train again with other seeds (e.g. `python train.py -m seed=0,1,2 ...`) and score all runs together")
+
+
 def build_record(entries: list[dict[str, Any]], fp: Mapping[str, Any], solver: Mapping[str, Any],
                  setting: str, source: str) -> dict[str, Any]:
     """Assemble and validate a record from >= MIN_SEEDS seed entries."""
-    if len(entries) < MIN_SEEDS:
-        raise ScoringError(
-            f"{len(entries)} seed(s) given; the board shows mean ± std over at least {MIN_SEEDS} training seeds. "
-            "Train again with other seeds (e.g. `python train.py -m seed=0,1,2 ...`) and score all runs together")
+    require_seeds(len(entries))
     seeds = [e["seed"] for e in entries]
     if len(set(seeds)) != len(seeds):
         raise ScoringError(f"the runs' seeds {seeds} are not distinct: each run must be a different training seed")
@@ -404,8 +408,7 @@ def score_runs(runs: Sequence[str | Path], fingerprints_dir: str | Path, data_ro
     models = {(rec or {}).get("model") for _, rec in resolved}
     if len(models) > 1:
         raise ScoringError(f"the runs are of different models {sorted(map(str, models))}; one record is one solver")
-    if len(resolved) < MIN_SEEDS:
-        build_record([{"seed": 0}] * len(resolved), fp, {}, "", "checkpoint")  # raises the MIN_SEEDS message
+    require_seeds(len(resolved))
     entries = []
     for ckpt, rec in resolved:
         run_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else None
@@ -557,6 +560,7 @@ def score_predictions(files: Sequence[str | Path], fingerprints_dir: str | Path,
         if not dataset:
             raise ScoringError(f"{files[0]} has no 'dataset' attribute; pass dataset=<name>")
     fp = load_fingerprint(fingerprints_dir, dataset)
+    require_seeds(len(files))
     scored = [score_predictions_file(p, fp, data_root) for p in files]
     attrs = scored[0][1]
     solvers = {a.get("solver") for _, a in scored}
