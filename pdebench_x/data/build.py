@@ -115,7 +115,9 @@ def plan_from_config(data_cfg: Mapping[str, Any], root: str | Path) -> DatasetPl
     missing = [s for s in SPLITS if s not in sizes]
     if missing:
         raise ValueError(f"preset {preset!r} gives no size for split(s) {missing}")
-    customised = bool(overrides) or bool(size_overrides) or seed != int(base.get("seed", 0))
+    # Only a value that differs from the preset's makes a new dataset (and name).
+    customised = (generator != base.get("generator", {}) or sizes != base["sizes"]
+                  or seed != int(base.get("seed", 0)))
     return DatasetPlan(family=cfg["family"], preset=preset, generator=generator,
                        sizes={s: int(sizes[s]) for s in SPLITS}, seed=seed, root=Path(root),
                        customised=customised)

@@ -81,6 +81,10 @@ class PDEBenchSWESource(_H5Source):
         f = self._open()
         self.keys = sorted(f.keys())
         first = f[self.keys[0]]
+        if "data" not in first or "grid" not in first or not all(k in first["grid"] for k in ("x", "y", "t")):
+            raise DataFormatError(
+                f"{path}: PDEBench shallow-water layout expects <sample>/data and <sample>/grid/{{x,y,t}}; "
+                f"sample {self.keys[0]!r} has {sorted(first.keys())}")
         data = first["data"]
         if data.ndim != 4 or data.shape[-1] != 1:
             raise DataFormatError(
