@@ -2,7 +2,7 @@
 
 ``python train.py model=pig data=darcy`` (likewise ``lpinn``, ``pinn``) lands here through
 :func:`pdebench_x.training.run_training` (``model.kind == "per_instance"``). For each of K
-test instances (K = ``data.n_instances``, else ``model.fit.instances``, else 2; the choice is
+test instances (K = ``model.fit.instances`` if set, else ``data.n_instances``, else 2; the choice is
 :func:`select_instances`: a seeded draw with ``data.instance_seed`` (default 0) that does not
 depend on the model, so every model, the operator learners included, can be scored on the
 same K), the task
@@ -197,9 +197,10 @@ def build_solver(cfg: DictConfig):
 
 
 def n_instances(cfg: DictConfig) -> tuple[int, int | None]:
-    """(K, seed): data.n_instances, else model.fit.instances, else 2; seed data.instance_seed (0)."""
+    """(K, seed): model.fit.instances if set (a user override), else data.n_instances, else 2;
+    the seed is data.instance_seed (default 0; null: the first K)."""
     fit = cfg.model.get("fit") or {}
-    k = cfg.data.get("n_instances") or fit.get("instances") or DEFAULT_INSTANCES
+    k = fit.get("instances") or cfg.data.get("n_instances") or DEFAULT_INSTANCES
     seed = cfg.data.get("instance_seed", 0) if "instance_seed" in cfg.data else fit.get("instance_seed", 0)
     return int(k), (None if seed is None else int(seed))
 
