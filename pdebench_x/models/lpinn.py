@@ -57,8 +57,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.interpolate import LinearNDInterpolator
-from scipy.spatial import cKDTree
+from scipy.spatial import Delaunay, cKDTree
 from torch import nn
 
 from pdebench_x.models.pinn import FIT_DEFAULTS, MLP, Axis, NotApplicableError, PhysicsInformedSolver, chunks
@@ -311,8 +310,17 @@ def scatter_to_grid(positions: list[np.ndarray], values: np.ndarray, grid: list[
     _, nearest = cKDTree(pts).query(ring)
     pts, values = np.concatenate([pts, ring]), np.concatenate([values, values[nearest]])
     target = np.stack(grid, -1)
-    out = LinearNDInterpolator(pts, values)(target)
-    missing = ~np.isfinite(out).all(axis=-1) if out.ndim > 1 else ~np.isfinite(out)
+    tri = Delaunay(pts)
+    # scipy's default point location (a directed walk) can take minutes on such meshes (grid-
+    # aligned particles, queries on edges); its brute-force search takes milliseconds here
+    simplex = tri.find_simplex(target, bruteforce=True)
+    missing = simplex < 0
+    simplex = np.where(missing, 0, simplex)
+    transform = tri.transform[simplex]                                   # [G, 3, 2]
+    b = np.einsum("gij,gj->gi", transform[:, :2], target - transform[:, 2])
+    bary = np.concatenate([b, 1.0 - b.sum(-1, keepdims=True)], -1)       # [G, 3]
+    corner = values[tri.simplices[simplex]]                              # [G, 3] or [G, 3, S]
+    out = np.einsum("gk,gk...->g...", bary, corner)
     if missing.any():  # not expected (the ring encloses the domain); nearest value as a fallback
         _, idx = cKDTree(pts).query(target[missing])
         out[missing] = values[idx]
