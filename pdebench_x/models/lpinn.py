@@ -57,7 +57,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.spatial import Delaunay, cKDTree
+from matplotlib.tri import LinearTriInterpolator, Triangulation
+from scipy.spatial import cKDTree
 from torch import nn
 
 from pdebench_x.models.pinn import FIT_DEFAULTS, MLP, Axis, NotApplicableError, PhysicsInformedSolver, chunks
@@ -280,11 +281,9 @@ def scatter_to_grid(positions: list[np.ndarray], values: np.ndarray, grid: list[
 
     Periodic domain: the wrapped positions plus their periodic images within 10% of a period of
     an edge (enough for the triangulation to cover the domain; the full 3x3 tiling costs 9x the
-    points for nothing). Queries outside the particles' convex hull send Qhull's point location
-    to a brute-force search (minutes for a few dozen queries at 64^2), so a ring of points 20%
-    of the domain outside it, carrying the nearest particle's values, makes every query
-    interior: beyond the particles (columns that left an open domain) the value is close to the
-    nearest particle's.
+    points for nothing). A ring of points 20% of the domain outside it, carrying the nearest
+    particle's values, makes every query interior: beyond the particles (columns that left an
+    open domain) the value is then close to the nearest particle's.
     """
     px, py = positions
     ax, ay = axes
@@ -310,18 +309,19 @@ def scatter_to_grid(positions: list[np.ndarray], values: np.ndarray, grid: list[
     _, nearest = cKDTree(pts).query(ring)
     pts, values = np.concatenate([pts, ring]), np.concatenate([values, values[nearest]])
     target = np.stack(grid, -1)
-    tri = Delaunay(pts)
-    # scipy's default point location (a directed walk) can take minutes on such meshes (grid-
-    # aligned particles, queries on edges); its brute-force search takes milliseconds here
-    simplex = tri.find_simplex(target, bruteforce=True)
-    missing = simplex < 0
-    simplex = np.where(missing, 0, simplex)
-    transform = tri.transform[simplex]                                   # [G, 3, 2]
-    b = np.einsum("gij,gj->gi", transform[:, :2], target - transform[:, 2])
-    bary = np.concatenate([b, 1.0 - b.sum(-1, keepdims=True)], -1)       # [G, 3]
-    corner = values[tri.simplices[simplex]]                              # [G, 3] or [G, 3, S]
-    out = np.einsum("gk,gk...->g...", bary, corner)
+    # point location by matplotlib's trapezoid map (O(log n) per query, robust): scipy's
+    # Delaunay.find_simplex takes minutes on nearly regular particle sets such as these
+    tri = Triangulation(pts[:, 0], pts[:, 1])
+    finder = tri.get_trifinder()
+    cols = values.reshape(len(values), -1)
+    out = np.empty((len(target), cols.shape[1]))
+    missing = np.zeros(len(target), dtype=bool)
+    for k in range(cols.shape[1]):
+        v = LinearTriInterpolator(tri, cols[:, k], trifinder=finder)(target[:, 0], target[:, 1])
+        missing |= np.ma.getmaskarray(v)
+        out[:, k] = np.ma.getdata(v)
     if missing.any():  # not expected (the ring encloses the domain); nearest value as a fallback
         _, idx = cKDTree(pts).query(target[missing])
-        out[missing] = values[idx]
+        out[missing] = cols[idx]
+    out = out.reshape((len(target),) + values.shape[1:])
     return out
