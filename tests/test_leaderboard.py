@@ -559,3 +559,17 @@ def test_wandb_run_path_recorded(tmp_path):
     rec["config"]["logger"]["entity"] = "lab"
     assert scorer.wandb_run_path(run, rec) == "lab/pdebench_x/abc123"
     assert scorer.wandb_run_path(run, {"config": {"logger": {"_target_": "CSVLogger"}}}) is None
+
+
+def test_shipped_board_is_valid_and_built_from_its_records():
+    """leaderboard/: every record valid against the shipped fingerprints, and README.md and
+    index.html exactly what `pdebench-x board build` renders from them."""
+    shipped = REPO / "leaderboard"
+    if not list(store.submissions_dir(shipped).glob("*.json")):
+        pytest.skip("no records shipped yet (python benchmarks/make_board.py)")
+    records = [r for _, r in store.load_board(shipped)]
+    tables = board_mod.make_rows(records)
+    assert (shipped / "README.md").read_text() == board_mod.render_markdown(tables), "run `pdebench-x board build`"
+    assert (shipped / "index.html").read_text() == board_mod.render_html(tables), "run `pdebench-x board build`"
+    for fp_file in store.fingerprints_dir(shipped).glob("*.json"):
+        fpm.load_fingerprint(fp_file.parent, fp_file.stem)  # unedited, readable
