@@ -131,6 +131,12 @@ class LPINNSolver(PhysicsInformedSolver):
             speed = float(max(np.sqrt(u0**2 + v0**2).max(), 0.1 * math.sqrt(float(inst.scalars["g"]) * h0.mean())))
             state = [h0, u0, v0]
         branches["u"] = MLP(n_feat, len(state), width, int(c["u_depth"]))
+        if c["x_output"] == "displacement":
+            # start from the identity map (x_L = X0, det J = 1): a random initial map folds the
+            # labels (det J ~ 0), where the 2D chain-rule derivatives are singular
+            last = branches["x"].net[-1]
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
         self.model = nn.ModuleDict(branches)
         state = np.stack(state, -1)
         self.state_offset = torch.tensor(state.mean(0), dtype=torch.float32)
