@@ -353,6 +353,39 @@ class MetricAccumulator:
             self._values[name].append(v.to("cpu").clone())  # own storage: no view of a field
         self._n += b
 
+    def state_dict(self) -> dict:
+        """The per-sample values held ({metric: [n, T, C] or [n]}, extras), e.g. to send to another process."""
+        return {"values": {k: torch.cat(v) for k, v in self._values.items() if v},
+                "extra": {k: torch.cat(v) for k, v in (self._extra or {}).items() if v},
+                "extra_names": None if self._extra is None else list(self._extra),
+                "tc": self._tc, "n": self._n, "domain_area": self.domain_area}
+
+    @classmethod
+    def from_state_dicts(cls, states: Sequence[Mapping], order: torch.Tensor | None = None) -> "MetricAccumulator":
+        """One accumulator holding the samples of several (e.g. one per process), concatenated in
+        the given order and then permuted by ``order`` (``values = cat(...)[order]``)."""
+        states = [s for s in states if s["n"] > 0]
+        out = cls(domain_area=states[0]["domain_area"] if states else 1.0)
+        if not states:
+            return out
+        layouts = {tuple(s["tc"]) for s in states}
+        names = {tuple(s["extra_names"] or ()) for s in states}
+        if len(layouts) > 1 or len(names) > 1:
+            raise ValueError(f"cannot merge accumulators with different layouts {layouts} or extras {names}")
+        for key in ("values", "extra"):
+            merged = {k: torch.cat([s[key][k] for s in states]) for k in states[0][key]}
+            if order is not None:
+                merged = {k: v[order] for k, v in merged.items()}
+            if key == "values":
+                out._values.update({k: [v] for k, v in merged.items()})
+            else:
+                out._extra = {k: [v] for k, v in merged.items()}
+        if out._extra is None and states[0]["extra_names"] is not None:
+            out._extra = {}
+        out._tc = tuple(states[0]["tc"])
+        out._n = sum(s["n"] for s in states)
+        return out
+
     def _stacked(self, metric: str) -> torch.Tensor:
         if self._n == 0:
             raise ValueError("no samples accumulated: call update(pred, target) first")

@@ -21,6 +21,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
+from pdebench_x import distributed
 from pdebench_x.data.build import plan_from_config
 from pdebench_x.data.datamodule import PDEDataModule
 from pdebench_x.tasks.operator import OperatorTask
@@ -81,11 +82,20 @@ def run_training(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
         # Physics-informed solvers are fitted per test instance, not trained on a split.
         from pdebench_x.per_instance import run_per_instance
         return run_per_instance(cfg, run_dir)
+    distributed.prepare_environment(cfg.trainer)
+    distributed.check_launch(cfg.trainer)
+    # resume=auto may continue an interrupted run in its own directory (see distributed.resolve_resume)
+    run_dir, resume_from = distributed.resolve_resume(cfg, run_dir)
     L.seed_everything(int(cfg.seed), workers=True)
     dm = build_datamodule(cfg)
     dm.prepare_data()
     dm.setup()
     task = build_task(cfg, dm)
+    if resume_from is not None:
+        # refuse a truncated checkpoint or one of another model before Lightning loads any of it
+        distributed.check_checkpoint(resume_from, task)
+    if cfg.get("compile"):
+        task.model.compile()  # compiles forward in place: parameter names (checkpoints) unchanged
     recipe = cfg.model.get("recipe", {}) or {}
     monitor = recipe.get("monitor", "val/loss")
     if monitor == "val/rollout_loss" and dm.spec.kind != "rollout":
@@ -96,12 +106,22 @@ def run_training(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     # refreshes that copy only when a new best is saved, so it would lag behind after the best epoch.
     latest = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last", monitor=None, save_top_k=1,
                              enable_version_counter=False)
+    callbacks = [checkpoint, latest]
+    every = cfg.get("checkpoint_every_n_steps")
+    if every:
+        # Mid-epoch copies of last.ckpt, so that a killed run loses at most `every` steps.
+        callbacks.append(ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last", monitor=None,
+                                         save_top_k=1, enable_version_counter=False,
+                                         every_n_train_steps=int(every)))
+    callbacks += [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
     loggers = build_loggers(cfg, run_dir)
-    trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=[checkpoint, latest],
+    trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks,
                           default_root_dir=str(run_dir),
                           gradient_clip_val=recipe.get("gradient_clip_val"))
+    if trainer.is_global_zero:
+        distributed.write_run_identity(cfg, run_dir)
     start = time.perf_counter()
-    trainer.fit(task, datamodule=dm, ckpt_path=cfg.get("ckpt_path"))
+    trainer.fit(task, datamodule=dm, ckpt_path=resume_from)
     train_seconds = time.perf_counter() - start
     best = checkpoint.best_model_path or None
     trainer.test(task, datamodule=dm, ckpt_path=best or "last", verbose=False)

@@ -28,6 +28,7 @@ from pdebench_x.data.build import _plain, ensure_dataset, plan_from_config
 from pdebench_x.data.formats import DataFormatError, FieldSource, SubsetSource, open_source
 from pdebench_x.data.generators.base import SPLITS
 from pdebench_x.data.normalization import fit_channel_stats
+from pdebench_x.distributed import make_loader
 
 log = logging.getLogger(__name__)
 
@@ -225,9 +226,9 @@ class PDEDataModule(L.LightningDataModule):
                              target_steps=self.target_steps)
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        return DataLoader(self.dataset(split), batch_size=self.batch_size, shuffle=shuffle,
-                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
-                          pin_memory=torch.cuda.is_available())
+        # Samplers that split every split across DDP processes (one process: the whole split):
+        # train shuffled per epoch and resumable mid-epoch, valid/test unpadded (see distributed.py).
+        return make_loader(self.dataset(split), "train" if shuffle else split, self.batch_size, self.num_workers)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

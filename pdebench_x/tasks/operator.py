@@ -27,6 +27,7 @@ from hydra.utils import instantiate
 
 from pdebench_x.data.datamodule import ProblemSpec
 from pdebench_x.data.normalization import ChannelNormalizer
+from pdebench_x.distributed import gather_accumulator, sum_over_processes
 from pdebench_x.losses import build_loss
 from pdebench_x.metrics import MetricAccumulator, relative_l2_fno
 from pdebench_x.models.base import count_parameters
@@ -138,16 +139,34 @@ class OperatorTask(L.LightningModule):
             self.log(f"train/{name}", value, batch_size=x.shape[0])
         return loss
 
+    def on_validation_epoch_start(self) -> None:
+        self._val_sums: dict[str, list[float]] = {}
+
+    def _add_val(self, name: str, batch_mean: torch.Tensor, n: int) -> None:
+        if not hasattr(self, "_val_sums"):
+            self._val_sums = {}
+        total = self._val_sums.setdefault(name, [0.0, 0])
+        total[0] += float(batch_mean) * n
+        total[1] += n
+
     def validation_step(self, batch, batch_idx):
         x, y = batch["x"], batch["y"]
         cond = self.make_cond(batch)
         one = self.rollout(x, self.spec.out_steps, cond)
-        self.log("val/loss", self._loss(one, y[:, :self.spec.out_steps]), prog_bar=True,
-                 batch_size=x.shape[0], sync_dist=True)
+        self._add_val("val/loss", self._loss(one, y[:, :self.spec.out_steps]), x.shape[0])
         if self.spec.kind == "rollout":
             full = self.out_norm.decode(self.rollout(x, y.shape[1], cond))
-            self.log("val/rollout_loss", relative_l2_fno(full, y).mean(), prog_bar=True,
-                     batch_size=x.shape[0], sync_dist=True)
+            self._add_val("val/rollout_loss", relative_l2_fno(full, y).mean(), x.shape[0])
+
+    def on_validation_epoch_end(self) -> None:
+        # The mean over every validation sample, whatever their split over DDP processes. Not
+        # Lightning's sync_dist: it averages the per-process sample counts in an integer tensor,
+        # which is wrong when processes hold different numbers of samples (7 on 2: 4 + 3).
+        for name in ("val/loss", "val/rollout_loss"):
+            if name in getattr(self, "_val_sums", {}):
+                total, n = sum_over_processes(*self._val_sums[name])
+                # identical on every process; sync_dist only keeps Lightning from warning
+                self.log(name, total / max(n, 1), prog_bar=True, sync_dist=True)
 
     # -- test: scored once, at the end -----------------------------------------------------------
     def on_test_epoch_start(self) -> None:
@@ -176,6 +195,14 @@ class OperatorTask(L.LightningModule):
             self.test_onestep.update(one, y[:, :self.spec.out_steps])
 
     def on_test_epoch_end(self) -> None:
+        # Under DDP each process scored its own share of the test samples: gather them per
+        # sample before summarising (an average of per-process summaries would be wrong for
+        # max, rms and unequal shares).
+        self.test_metrics = gather_accumulator(self.test_metrics)
+        if self.test_onestep is not None:
+            self.test_onestep = gather_accumulator(self.test_onestep)
+        self._inference_seconds, self._n_test = sum_over_processes(self._inference_seconds, self._n_test)
+        self._n_test = int(self._n_test)
         channels = self.spec.target_channels
         offset = self.spec.first_target_frame
         summary = {"rollout" if self.spec.kind == "rollout" else "steady": self.test_metrics.summary(channels, offset)}
@@ -187,7 +214,8 @@ class OperatorTask(L.LightningModule):
         main = summary["rollout" if self.spec.kind == "rollout" else "steady"]["overall"]
         for name in ("relative_l2_fno", "nrmse", "rmse"):
             if name in main:
-                self.log(f"test/{name}", float(main[name]))
+                # identical on every process (gathered above); sync_dist only keeps Lightning from warning
+                self.log(f"test/{name}", float(main[name]), sync_dist=True)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # neuraloperator's models add a non-tensor "_metadata" entry to state_dict(), which
