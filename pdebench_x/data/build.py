@@ -11,6 +11,7 @@ layout). A split is written to ``<file>.partial`` and renamed only once complete
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import json
@@ -20,7 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import h5py
 import numpy as np
@@ -199,10 +200,31 @@ def ensure_dataset(plan: DatasetPlan, workers: int | None = None, progress: bool
     paths = {}
     for split in SPLITS:
         path = plan.split_path(split)
-        if path.exists():
-            _check_existing(path, plan, split)
-        else:
-            log.info("dataset %s/%s missing: generating %d samples", plan.name, split, plan.sizes[split])
-            generate_split(plan, split, workers=workers, progress=progress)
+        # One generator per split at a time: DDP processes and sweep jobs may all ask for the same
+        # missing dataset; the others wait here, then find the complete file.
+        with file_lock(path.parent / f".{path.name}.lock"):
+            if path.exists():
+                _check_existing(path, plan, split)
+            else:
+                log.info("dataset %s/%s missing: generating %d samples", plan.name, split, plan.sizes[split])
+                generate_split(plan, split, workers=workers, progress=progress)
         paths[split] = path
     return paths
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock (fcntl.flock) on ``path``, created if missing; released on exit,
+    also when the holder is killed. Without fcntl (not POSIX) there is no lock."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as fh:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover
+            yield
+            return
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

@@ -140,6 +140,21 @@ class WellWriter:
         self.file.close()
 
 
+def missing_virtual_sources(f: h5py.File, path: str | Path) -> list[str]:
+    """Source files of the file's virtual datasets that do not exist (relative names are taken
+    from the file's own directory, as HDF5 resolves them)."""
+    missing: set[str] = set()
+
+    def visit(_name, obj):
+        if isinstance(obj, h5py.Dataset) and obj.is_virtual:
+            for src in obj.virtual_sources():
+                if src.file_name != "." and not (Path(path).parent / src.file_name).exists():
+                    missing.add(src.file_name)
+
+    f.visititems(visit)
+    return sorted(missing)
+
+
 def is_well_file(f: h5py.File) -> bool:
     return "n_spatial_dims" in f.attrs and ("t0_fields" in f or "t1_fields" in f)
 
@@ -157,6 +172,12 @@ class WellSource(FieldSource):
             raise DataFormatError(
                 f"{path} was not completely written (generation interrupted). Delete it and run again: "
                 "a missing dataset is regenerated.")
+        missing = missing_virtual_sources(f, self.path)
+        if missing:
+            raise DataFormatError(
+                f"{path} maps its samples onto shard files (HDF5 virtual datasets) of which {len(missing)} are "
+                f"missing, e.g. {missing[:2]}; their samples would read as fill values. Restore the shards, or "
+                "regenerate them (python -m pdebench_x.data.shards ...).")
         self._fields: dict[str, tuple[str, int | None]] = {}
         channels: dict[str, ChannelInfo] = {}
         n = int(f.attrs["n_trajectories"])
