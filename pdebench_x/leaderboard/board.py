@@ -98,18 +98,19 @@ def summary_rows(tables: Mapping[str, list[dict[str, Any]]]) -> list[dict[str, A
 # ------------------------------------------------------------------------------------------
 # formatting
 # ------------------------------------------------------------------------------------------
-def fmt(x: float | None) -> str:
+def fmt(x: float | None, digits: int = 3) -> str:
+    """``digits`` significant digits (one more from 1 up), scientific outside [1e-3, 1e4)."""
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return NA
     if x == 0:
         return "0"
     if 1e-3 <= abs(x) < 1e4:
-        return f"{x:.3g}" if abs(x) < 1 else f"{x:.4g}"
-    return f"{x:.2e}"
+        return f"{x:.{digits}g}" if abs(x) < 1 else f"{x:.{digits + 1}g}"
+    return f"{x:.{digits - 1}e}"
 
 
 def fmt_pm(mean: float | None, std: float | None) -> str:
-    return NA if mean is None else f"{fmt(mean)} ± {fmt(std or 0.0)}"
+    return NA if mean is None else f"{fmt(mean)} ± {fmt(std or 0.0, 2)}"
 
 
 def fmt_int(n: int | None) -> str:
@@ -308,6 +309,7 @@ th{background:#f2f2f2;cursor:pointer;user-select:none}
 th[aria-sort=ascending]::after{content:" \\25B2"} th[aria-sort=descending]::after{content:" \\25BC"}
 tr.tied td.rank{color:#a05a00;font-weight:bold}
 td.primary{font-weight:bold}
+.scroll{overflow-x:auto}
 .plots{display:flex;flex-wrap:wrap;gap:1em}
 svg.plot{border:1px solid #ddd;background:#fff;font-size:11px}
 svg .frame{fill:none;stroke:#999} svg .axis{stroke:#999} svg .ptitle{font-weight:bold;font-size:12px}
@@ -453,8 +455,8 @@ def _dataset_table(name: str, rows: Sequence[Mapping[str, Any]]) -> str:
                   _td(str(r["n_seeds"]), r["n_seeds"]), _td(html.escape(r["setting"]), r["setting"], "text")]
         cls = ' class="tied"' if r["tied"] else ""
         body.append(f'<tr{cls} data-solver="{html.escape(r["solver"])}">' + "".join(cells) + "</tr>")
-    return (f'<table class="sortable" id="table-{html.escape(name)}"><thead><tr>' + "".join(head)
-            + "</tr></thead><tbody>" + "".join(body) + "</tbody></table>")
+    return (f'<div class="scroll"><table class="sortable" id="table-{html.escape(name)}"><thead><tr>'
+            + "".join(head) + "</tr></thead><tbody>" + "".join(body) + "</tbody></table></div>")
 
 
 # ------------------------------------------------------------------------------------------
