@@ -31,7 +31,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from pdebench_x.data.build import DatasetPlan, _check_existing, _plain, generate_split, generator_class
+from pdebench_x.data.build import (DatasetPlan, _check_existing, _plain, file_lock, generate_split,
+                                   generator_class)
 from pdebench_x.data.formats import DataFormatError, open_source
 from pdebench_x.data.generators.base import sample_seed
 
@@ -118,10 +119,12 @@ def plan_of(fp: Mapping[str, Any], root: str | Path, split: str = "test") -> Dat
 def ensure_test_split(plan: DatasetPlan, progress: bool = True) -> Path:
     """The plan's test split file, generated if missing (only that split: scoring needs no other)."""
     path = plan.split_path("test")
-    if path.exists():
-        _check_existing(path, plan, "test")
-        return path
-    return generate_split(plan, "test", progress=progress)
+    # the build driver's per-split lock: a training run may be generating the same split
+    with file_lock(path.parent / f".{path.name}.lock"):
+        if path.exists():
+            _check_existing(path, plan, "test")
+            return path
+        return generate_split(plan, "test", progress=progress)
 
 
 # ------------------------------------------------------------------------------------------
