@@ -37,6 +37,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import torch
 import torch.distributed as dist
+from lightning.pytorch.callbacks import Callback
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 log = logging.getLogger(__name__)
@@ -189,6 +190,43 @@ class ResumableLoader(DataLoader):
                 "checkpoint.")
         s.set_epoch(int(state["epoch"]))
         s.skip_next(int(state["batches"]) * int(self.batch_size))
+
+
+class LoaderPosition(Callback):
+    """Saves the train loader's position in each checkpoint and restores it on a mid-epoch resume.
+
+    Lightning has its own path for stateful loaders, but it loads their state only while
+    building the train loader, and ``configure_optimizers`` (``estimated_stepping_batches``)
+    builds it before the checkpoint's loop state is restored: the state is never applied.
+    Here it is applied at ``on_train_start``, before the epoch's first batch is drawn, and
+    only when the run resumes inside the epoch the checkpoint was taken in.
+    """
+
+    KEY = "train_loader_position"
+
+    def __init__(self) -> None:
+        self._pending: dict[str, Any] | None = None
+
+    @staticmethod
+    def _loader(trainer) -> ResumableLoader | None:
+        loader = trainer.train_dataloader
+        return loader if isinstance(loader, ResumableLoader) else None
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict[str, Any]) -> None:
+        loader = self._loader(trainer)
+        if loader is not None:
+            checkpoint[self.KEY] = loader.state_dict()
+
+    def on_load_checkpoint(self, trainer, pl_module, checkpoint: dict[str, Any]) -> None:
+        self._pending = checkpoint.get(self.KEY)
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        state, self._pending = self._pending, None
+        loader = self._loader(trainer)
+        if state is None or loader is None:
+            return
+        if int(state["epoch"]) == trainer.current_epoch and 0 < int(state["batches"]) < len(loader):
+            loader.load_state_dict(state)
 
 
 def make_loader(dataset: Dataset, split: str, batch_size: int, num_workers: int = 0, seed: int | None = None,
