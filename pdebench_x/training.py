@@ -106,7 +106,7 @@ def run_training(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     # refreshes that copy only when a new best is saved, so it would lag behind after the best epoch.
     latest = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last", monitor=None, save_top_k=1,
                              enable_version_counter=False)
-    callbacks = [checkpoint, latest]
+    callbacks = [checkpoint, latest, distributed.LoaderPosition()]
     every = cfg.get("checkpoint_every_n_steps")
     if every:
         # Mid-epoch copies of last.ckpt, so that a killed run loses at most `every` steps.
