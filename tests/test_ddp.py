@@ -239,3 +239,46 @@ def test_resumable_loader_skips_what_was_trained():
     with pytest.raises(ValueError, match="batch size"):
         other.load_state_dict(state)
     assert np.array_equal(sorted(i for b in full for i in b), np.arange(12))
+
+
+# ---------------------------------------------------------------------------------------------
+# GPU options: bf16 mixed precision and torch.compile keep accuracy
+# ---------------------------------------------------------------------------------------------
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+GPU_RUN = ["trainer=gpu", "trainer.max_epochs=5", "trainer.enable_progress_bar=false", "model=fno",
+           "model.net.n_modes=[4,4]", "model.net.hidden_channels=16", "model.net.n_layers=2",
+           "checkpoint_every_n_steps=null"]
+
+
+def _test_error(tiny_darcy, tmp_path, extra):
+    record = run_training(tiny_darcy.config(GPU_RUN + extra, output_dir=tmp_path), tmp_path / "run")
+    return record["metrics"]["steady"]["overall"]["relative_l2_fno"]
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_bf16_mixed_precision_keeps_accuracy(tiny_darcy, tmp_path):
+    if not torch.cuda.is_bf16_supported():
+        pytest.skip("this GPU has no bf16")
+    fp32 = _test_error(tiny_darcy, tmp_path / "fp32", [])
+    bf16 = _test_error(tiny_darcy, tmp_path / "bf16", ["trainer.precision=bf16-mixed"])
+    assert fp32 < 0.9                                   # it learned something
+    assert abs(bf16 - fp32) <= 0.05 * fp32, (bf16, fp32)
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_compile_gives_the_eager_predictions_and_accuracy(tiny_darcy, tmp_path):
+    from pdebench_x.models.fno import FNO
+    net = FNO(1, 1, 1, 1, n_modes=[4, 4], hidden_channels=16, n_layers=2).cuda().eval()
+    x = torch.randn(4, 1, 1, 16, 16, device="cuda")
+    with torch.no_grad():
+        eager = net(x)
+        net.compile()
+        compiled = net(x)
+    assert list(net.state_dict()) == list(FNO(1, 1, 1, 1, n_modes=[4, 4], hidden_channels=16,
+                                              n_layers=2).state_dict())      # checkpoints keep their names
+    torch.testing.assert_close(compiled, eager, rtol=1e-4, atol=1e-5)
+    plain = _test_error(tiny_darcy, tmp_path / "eager", [])
+    comp = _test_error(tiny_darcy, tmp_path / "compiled", ["compile=true"])
+    assert comp == pytest.approx(plain, rel=1e-2)
