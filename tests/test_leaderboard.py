@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import shutil
 import subprocess
 import sys
@@ -179,6 +178,12 @@ def test_rescore_reproduces_training_test_metrics(env):
                 assert rescored[name] == pytest.approx(value, rel=1e-6, abs=1e-12), name
         assert seed["checkpoint_sha256"] == scorer.sha256_file(seed["checkpoint"])
         assert seed["zero_shot"]["n_samples"] == 4
+
+
+def test_mean_std_is_sample_statistics():
+    assert mean_std([1.0, 2.0, 3.0]) == {"mean": 2.0, "std": 1.0, "min": 1.0, "max": 3.0, "n": 3}
+    assert mean_std([None, 4.0]) == {"mean": 4.0, "std": 0.0, "min": 4.0, "max": 4.0, "n": 1}
+    assert mean_std([None])["mean"] is None
 
 
 def test_record_aggregates_seeds(env):
