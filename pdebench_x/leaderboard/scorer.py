@@ -147,6 +147,9 @@ def resolve_run(path: str | Path) -> tuple[Path, dict[str, Any] | None]:
             raise ScoringError(f"{path} has no metrics.json: the training run did not finish. Pass its "
                                "checkpoint (checkpoints/last.ckpt) instead, with dataset=<name>")
         record = json.loads(metrics.read_text())
+        if record.get("kind") == "per_instance":
+            raise ScoringError(f"{path} is a per-instance solver's run (fitted on test instances, no checkpoint): "
+                               "submit its predictions on every test sample with --predictions (kind=per_instance)")
         ckpt = Path(record["checkpoint"]) if record.get("checkpoint") else None
         if ckpt is None or not ckpt.exists():
             candidates = sorted((path / "checkpoints").glob("best*.ckpt")) or sorted((path / "checkpoints").glob("*.ckpt"))
