@@ -122,13 +122,16 @@ class ZeroConvection(ExactConvection):
 
 
 def test_scoring_is_aligned_with_the_scored_frames(tmp_path, data_root):
-    exact = run_per_instance(compose_config(TINY_CONVECTION + ["model=pinn", "model.solver=test_per_instance.ExactConvection"],
-                                            data_dir=data_root, output_dir=tmp_path / "a"), tmp_path / "a")
+    def run(solver, sub):
+        cfg = compose_config(TINY_CONVECTION + ["model=pinn", f"model.solver=test_per_instance.{solver}"],
+                             data_dir=data_root, output_dir=tmp_path / sub)
+        return run_per_instance(cfg, tmp_path / sub)
+
+    exact = run("ExactConvection", "a")
     overall = exact["metrics"]["rollout"]["overall"]
     assert overall["relative_l2_fno"] < 1e-5 and overall["rmse"] < 1e-5
     assert exact["metrics"]["rollout"]["steps"] == [3, 4, 5, 6]
-    zero = run_per_instance(compose_config(TINY_CONVECTION + ["model=pinn", "model.solver=test_per_instance.ZeroConvection"],
-                                           data_dir=data_root, output_dir=tmp_path / "b"), tmp_path / "b")
+    zero = run("ZeroConvection", "b")
     assert zero["metrics"]["rollout"]["overall"]["relative_l2_fno"] == pytest.approx(1.0, abs=1e-6)
     assert zero["instances"] == exact["instances"]
 
