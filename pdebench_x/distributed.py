@@ -385,7 +385,8 @@ def load_checkpoint_file(path: str | Path) -> dict[str, Any]:
             ModuleNotFoundError, __import__("pickle").UnpicklingError) as err:
         raise CheckpointError(
             f"{path} cannot be read as a checkpoint ({type(err).__name__}: {err}); it is truncated or corrupt "
-            "(e.g. written by a killed process). Delete it, or resume from another checkpoint (resume=<file>).") from err
+            "(e.g. written by a killed process). Delete it, or resume from another checkpoint (resume=<file>)."
+        ) from err
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise CheckpointError(f"{path} is not a Lightning checkpoint (no state_dict); give a .ckpt written by train.py")
     return ckpt

@@ -15,7 +15,7 @@ import sys
 import pytest
 from omegaconf import OmegaConf
 
-from conftest import REPO, TINY_TRAIN, compose_config
+from conftest import REPO, TINY_TRAIN
 from pdebench_x.distributed import _spawns_processes, check_launch, prepare_environment
 
 needs_submitit = pytest.mark.skipif(importlib.util.find_spec("hydra_plugins.hydra_submitit_launcher") is None,
@@ -73,7 +73,8 @@ def test_ddp_sweep_on_the_basic_launcher_is_refused(monkeypatch):
 
     def as_hydra_would(mode: str):
         with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-            cfg = compose(config_name="train", return_hydra_config=True, overrides=["trainer=ddp", f"hydra.mode={mode}"])
+            cfg = compose(config_name="train", return_hydra_config=True,
+                          overrides=["trainer=ddp", f"hydra.mode={mode}"])
         HydraConfig.instance().set_config(cfg)
         return cfg
 
