@@ -40,6 +40,8 @@ import torch.distributed as dist
 from lightning.pytorch.callbacks import Callback
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from pdebench_x.data.build import _plain
+
 log = logging.getLogger(__name__)
 
 RUN_CONFIG_FILE = "run_config.json"
@@ -424,17 +426,3 @@ def check_checkpoint(path: str | Path, module: torch.nn.Module, identity: Mappin
                               + "\n  - ".join(problems)
                               + "\nResume with the model config it was trained with, or start afresh (resume=null).")
     return ckpt
-
-
-def _plain(obj: Any) -> Any:
-    try:
-        from omegaconf import OmegaConf
-        if OmegaConf.is_config(obj):
-            return OmegaConf.to_container(obj, resolve=True)
-    except ImportError:  # pragma: no cover
-        pass
-    if isinstance(obj, Mapping):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    return obj
