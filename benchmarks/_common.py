@@ -11,6 +11,8 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+# datasets/ and outputs/ of the repository, from whatever directory a script is started
+os.environ.setdefault("PDEBENCH_X_ROOT", str(ROOT))
 
 
 def set_threads(n: int) -> None:

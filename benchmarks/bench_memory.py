@@ -7,12 +7,12 @@ the paper's grid size, one step (forward, backward, optimiser step, so Adam's st
 - GPU: ``torch.cuda.max_memory_allocated`` of that step, at the paper batch size.
 - CPU: the process's peak resident set during the step (``VmHWM``, its mark reset just before)
   above what it held before the step (imports, parameters, data): at the paper batch when it
-  is <= 8, else at a quarter and a half of it, extrapolated linearly (activations are linear in
+  is <= 8, else at a quarter and a half of it (at most 4 and 8), extrapolated linearly (activations are linear in
   the batch) and labelled so; ``--direct`` measures at the paper batch (if the machine has the
   memory). Small batches are dominated by allocator noise: FNO measured 22 MiB at B=4 and
   264 MiB at B=20.
 
-    python benchmarks/bench_memory.py                       # every model (~3 min on 1 CPU core)
+    python benchmarks/bench_memory.py                       # every model (~10 min on 1 CPU core, 7 GiB)
     python benchmarks/bench_memory.py --models fno mgno --direct
 """
 from __future__ import annotations
@@ -132,6 +132,7 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=list(ENTRIES))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--direct", action="store_true", help="CPU: measure at the paper batch (no extrapolation)")
+    parser.add_argument("--max-batch", type=int, default=8, help="CPU: largest batch measured when extrapolating")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     set_threads(args.threads)
@@ -154,8 +155,10 @@ def main() -> None:
             figure = gib(r["step"])
             how = f"CPU peak RSS (VmHWM) above pre-step RSS, at the paper batch ({r['seconds']:.1f} s per step)"
         else:
-            # a quarter and a half of the paper batch (small batches are dominated by allocator noise)
-            b1, b2 = paper_batch // 4, paper_batch // 2
+            # a quarter and a half of the paper batch (small batches are dominated by allocator
+            # noise), at most 4 and 8 (SineNet-8 at 128^2 holds ~0.7 GiB per sample on a CPU)
+            b1 = min(paper_batch // 4, args.max_batch // 2)
+            b2 = 2 * b1
             r1, r2 = measure(name, b1, args.threads), measure(name, b2, args.threads)
             per_sample = max(r2["step"] - r1["step"], 0) / (b2 - b1)
             base = r1["step"] - b1 * per_sample
