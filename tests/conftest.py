@@ -102,3 +102,14 @@ def pdebench_darcy_file(tiny_darcy, tmp_path_factory) -> Path:
     a = np.concatenate([read_split(tiny_darcy.paths[s], "a") for s in ("train", "valid", "test")])
     u = np.concatenate([read_split(tiny_darcy.paths[s], "u") for s in ("train", "valid", "test")])
     return write_pdebench_darcy(tmp_path_factory.mktemp("pdebench") / "2D_DarcyFlow_beta1.0_Train.hdf5", a, u)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a module's heavy numerics: on a shared 2-core machine one thread
+    beats two contending ones. Use with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -14,12 +14,7 @@ from pdebench_x.per_instance import PDEInstance
 from pdebench_x.physics.transport1d import periodic_grid
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def convection_instance(n=64, c=50.0, frames=10):

@@ -23,12 +23,7 @@ TINY_PINN = ["model=pinn", "model.net.width=8", "model.net.depth=1", "model.fit.
              "model.fit.optimizers=[{name: adam, iterations: 3, lr: 1.0e-3}]"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

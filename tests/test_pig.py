@@ -16,12 +16,7 @@ from pdebench_x.per_instance import PDEInstance
 from pdebench_x.physics import residuals as R
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 AXES = [Axis("x", -1.0, 1.0), Axis("y", -1.0, 1.0)]

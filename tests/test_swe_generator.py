@@ -18,13 +18,7 @@ from pdebench_x.data.generators.swe import (
     solve_swe, velocities)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # the test machine is shared: one thread is faster than two contending ones
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def radial_start(n, radius=0.5, h_in=2.0, h_out=1.0, center=(0.0, 0.0), batch=1):
