@@ -263,3 +263,12 @@ def test_unknown_channel_in_the_data_config_is_a_clear_error(tiny_darcy):
     cfg = tiny_darcy.config(TINY_TRAIN + ["data.problem.inputs=[a,permeability]"])
     with pytest.raises(DataFormatError, match=r"no channel\(s\) \['permeability'\].*\['a', 'u'\]"):
         make_dm(cfg, tiny_darcy.root)
+
+
+def test_cell_extent_recovers_domain_length_and_1d_axis_counts_as_unit():
+    from pdebench_x.data.datamodule import _cell_extent
+    length, n = 2 * np.pi, 64
+    centres = (np.arange(n) + 0.5) * length / n
+    assert abs(_cell_extent(centres) - length) < 1e-12
+    # a 1D problem's single y coordinate: the "area" of the domain is then its length, not 0
+    assert _cell_extent(np.zeros(1)) == 1.0

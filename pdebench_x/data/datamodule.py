@@ -134,6 +134,16 @@ def split_single_file(source: FieldSource, splits: Mapping[str, Any] | None) -> 
     return out
 
 
+def _cell_extent(axis) -> float:
+    """Length of the domain along one axis from its cell centres (n cells of width (x[-1]-x[0])/(n-1)).
+
+    A 1D problem stores a single y coordinate: its extent is 1, so the domain "area" of a 1D
+    problem is its length (not 0, which would zero every fRMSE band).
+    """
+    n = len(axis)
+    return float(axis[-1] - axis[0]) * n / (n - 1) if n > 1 else 1.0
+
+
 class PDEDataModule(L.LightningDataModule):
     """Generated (The Well schema) or external (any known layout) data, as windows."""
 
@@ -210,8 +220,7 @@ class PDEDataModule(L.LightningDataModule):
         mean, std = fit_channel_stats(self.sources["train"], channels, frames,
                                       self.cfg.get("stats_max_samples", 256))
         self.stats = (dict(zip(channels, mean)), dict(zip(channels, std)))
-        lx = float(info.x[-1] - info.x[0]) * len(info.x) / max(len(info.x) - 1, 1)
-        ly = float(info.y[-1] - info.y[0]) * len(info.y) / max(len(info.y) - 1, 1)
+        lx, ly = _cell_extent(info.x), _cell_extent(info.y)
         self.spec = ProblemSpec(
             kind=kind, family=info.family, input_channels=inputs, target_channels=targets,
             in_steps=in_steps, out_steps=out_steps, horizon=horizon, spatial_shape=tuple(info.spatial_shape),
