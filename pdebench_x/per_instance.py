@@ -18,10 +18,19 @@ same K), the task
    field metrics (:class:`pdebench_x.metrics.MetricAccumulator`, physical units,
    [B, T, C, X, Y], the problem's target channels).
 
+The scored frames are the operator learners' (see :func:`read_instance`): an operator
+learner's test window (``WindowDataset(train=False)``) feeds frames [first_frame,
+first_target_frame) and is scored on [first_target_frame, first_target_frame + horizon),
+first_target_frame = first_frame + history; the per-instance solver starts from the last of
+those context frames and is scored on the same frames, with the same metric code.
+
 ``metrics.json`` in the run directory has the top-level structure of the operator task's
 record (model, paper, code, dataset, problem, metrics {"rollout"|"steady": summary},
 n_parameters, seed, git_commit, environment, config) plus ``instances`` (the test indices),
-``seconds_per_instance`` (fit + prediction, mean) and ``per_instance`` details. A solver
+``seconds_per_instance`` (fit + prediction, mean) and ``per_instance`` details (each with the
+instance's own metric values). ``metrics["instances"]`` is the K-instance section
+(:func:`instance_section`) that the operator learners' test also writes, on the same indices, so
+both kinds can be tabled side by side. A solver
 that does not apply to the PDE (LPINN on Darcy) raises
 :class:`pdebench_x.models.pinn.NotApplicableError`; the task first writes a record with
 ``status: not_applicable`` and the reason, so the leaderboard can show N/A.
@@ -35,7 +44,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -43,7 +52,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from pdebench_x.data.build import plan_from_config
 from pdebench_x.data.formats.base import FieldSource
-from pdebench_x.metrics import MetricAccumulator, relative_l2_fno
+from pdebench_x.metrics import AGGREGATION, MetricAccumulator, relative_l2_fno
 from pdebench_x.models.pinn import Axis, NotApplicableError
 
 log = logging.getLogger(__name__)
@@ -178,6 +187,56 @@ def select_instances(n_test: int, k: int, seed: int | None) -> list[int]:
 
 
 # --------------------------------------------------------------------------------------------
+# metrics on the K instances (per-instance solvers and operator learners alike)
+# --------------------------------------------------------------------------------------------
+def restrict_accumulator(acc: MetricAccumulator, positions: Sequence[int]) -> MetricAccumulator:
+    """A new accumulator holding only the samples at ``positions`` (in that order) of ``acc``.
+
+    The per-sample values are taken as they are (no fields are re-scored). A model's extra
+    metrics are left out: the K-instance section has the metric set of
+    :data:`pdebench_x.metrics.AGGREGATION` only, the one every solver kind is scored with.
+    """
+    positions = [int(p) for p in positions]
+    if not positions:
+        raise ValueError("no positions given: a K-instance section needs K >= 1 samples")
+    if min(positions) < 0 or max(positions) >= acc.n_samples:
+        raise IndexError(f"positions {positions} outside the {acc.n_samples} samples held")
+    state = acc.state_dict()
+    rows = torch.as_tensor(positions, dtype=torch.long)
+    sub = {**state, "values": {k: v[rows] for k, v in state["values"].items()}, "extra": {},
+           "extra_names": None, "n": len(positions)}
+    return MetricAccumulator.from_state_dicts([sub])
+
+
+def per_sample_values(acc: MetricAccumulator) -> dict[str, list[float | None]]:
+    """{metric: [each sample's own overall value]} (``MetricAccumulator.per_sample``); non-finite -> None."""
+    out = {}
+    for name in AGGREGATION:
+        values = acc.per_sample(name).tolist()
+        out[name] = [v if math.isfinite(v) else None for v in values]
+    return out
+
+
+def instance_section(acc: MetricAccumulator, positions: Sequence[int], indices: Sequence[int], k: int,
+                     seed: int | None, kind: str, channels: Sequence[str], first_target_frame: int) -> dict[str, Any]:
+    """The K-instance section: the metrics of the samples at ``positions`` of ``acc`` only.
+
+    ``indices`` are their test-split indices (the choice of :func:`select_instances`), in the
+    order of ``positions``. Returns ``{"k", "seed", "indices", "steady"|"rollout": summary,
+    "per_instance": {metric: [K values]}}``: the summary aggregates exactly as the full test's
+    (mean; max for max_error; rms over samples for crmse) over the K samples, so e.g. its
+    nrmse is (1/K) sum_{i in indices} nrmse_i.
+    """
+    if len(positions) != len(indices) or len(indices) != k:
+        raise ValueError(f"{len(positions)} positions and {len(indices)} indices for K = {k}: they must agree")
+    sub = restrict_accumulator(acc, positions)
+    section = "rollout" if kind == "rollout" else "steady"
+    return {"k": int(k), "seed": seed, "indices": [int(i) for i in indices],
+            section: sub.summary(list(channels), first_target_frame),
+            "per_instance": per_sample_values(sub)}
+
+
+# --------------------------------------------------------------------------------------------
 # the task
 # --------------------------------------------------------------------------------------------
 def solver_class(path: str) -> type:
@@ -275,15 +334,24 @@ def run_per_instance(cfg: DictConfig, run_dir: str | Path,
 
     section = "rollout" if spec.kind == "rollout" else "steady"
     seconds_per_instance = float(np.mean([d["seconds"] for d in details]))
+    # the K-instance section in the operator learners' layout (the accumulator holds the
+    # instances in the order of `indices`)
+    on_k = instance_section(acc, range(len(indices)), indices, k, seed, spec.kind, spec.target_channels,
+                            spec.first_target_frame)
+    for i, d in enumerate(details):
+        d["metrics"] = {name: values[i] for name, values in on_k["per_instance"].items()}
     record = {
         **_base_record(cfg, family),
         "status": "ok",
         "problem": dict(spec.__dict__),
-        "metrics": {section: acc.summary(spec.target_channels, spec.first_target_frame),
+        "metrics": {section: on_k[section],
+                    "instances": on_k,
                     "n_test_samples": len(indices),
                     "inference_seconds_per_sample": seconds_per_instance},
         "instances": [int(i) for i in indices],
+        "n_instances": int(k),
         "instance_seed": seed,
+        "n_test_split": len(source),
         "per_instance": details,
         "n_parameters": n_params,
         "seconds_per_instance": seconds_per_instance,

@@ -2,7 +2,9 @@
 
 Model selection uses the validation split only (the checkpoint callback monitors the
 recipe's validation quantity); the test split is scored once, at the end, with the selected
-checkpoint, and the result written to ``<run dir>/metrics.json``.
+checkpoint, and the result written to ``<run dir>/metrics.json``. Its ``metrics["instances"]``
+holds the same metrics restricted to the K test instances the per-instance solvers are scored
+on (K = ``data.n_instances``, seed ``data.instance_seed``; see :mod:`pdebench_x.per_instance`).
 """
 from __future__ import annotations
 
@@ -124,6 +126,10 @@ def run_training(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     trainer.fit(task, datamodule=dm, ckpt_path=resume_from)
     train_seconds = time.perf_counter() - start
     best = checkpoint.best_model_path or None
+    # The test also scores the per-instance solvers' K test instances (metrics["instances"]),
+    # from the same per-sample values: the like-for-like rows of the board.
+    from pdebench_x.per_instance import n_instances
+    task.instance_choice = n_instances(cfg)
     trainer.test(task, datamodule=dm, ckpt_path=best or "last", verbose=False)
     record = metrics_record(cfg, dm, task, train_seconds, best, trainer)
     if trainer.is_global_zero:

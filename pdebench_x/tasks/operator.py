@@ -27,7 +27,7 @@ from hydra.utils import instantiate
 
 from pdebench_x.data.datamodule import ProblemSpec
 from pdebench_x.data.normalization import ChannelNormalizer
-from pdebench_x.distributed import gather_accumulator, sum_over_processes
+from pdebench_x.distributed import gather_accumulator, gather_objects, strided_order, sum_over_processes
 from pdebench_x.losses import build_loss
 from pdebench_x.metrics import MetricAccumulator, relative_l2_fno
 from pdebench_x.models.base import count_parameters
@@ -70,6 +70,9 @@ class OperatorTask(L.LightningModule):
         self.test_summary: dict[str, Any] = {}
         self.test_examples: tuple[torch.Tensor, torch.Tensor] | None = None
         self._inference_seconds = 0.0
+        #: (K, seed) of the per-instance solvers' test instances (set by whoever runs the test:
+        #: training, the scorer); the test summary then gains the K-instance section. None: none.
+        self.instance_choice: tuple[int, int | None] | None = None
 
     # -- prediction ------------------------------------------------------------------------------
     @property
@@ -173,6 +176,7 @@ class OperatorTask(L.LightningModule):
         self.test_metrics = MetricAccumulator(domain_area=self.spec.domain_area)
         self.test_onestep = MetricAccumulator(domain_area=self.spec.domain_area) if self.spec.kind == "rollout" else None
         self._inference_seconds, self._n_test = 0.0, 0
+        self._test_indices: list[int] | None = []   # test-split index of each scored sample, in arrival order
 
     def test_step(self, batch, batch_idx):
         x, y = batch["x"], batch["y"]
@@ -190,6 +194,10 @@ class OperatorTask(L.LightningModule):
             self.test_examples = (pred[:2].detach().cpu(), y[:2].detach().cpu())
         extra = self.model.extra_metrics(self.in_norm.encode(x), cond)
         self.test_metrics.update(pred, y, extra=extra)
+        if batch.get("index") is None or self._test_indices is None:
+            self._test_indices = None    # a batch without indices: arrival order is taken as sample order
+        else:
+            self._test_indices += [int(i) for i in torch.as_tensor(batch["index"]).reshape(-1).tolist()]
         if self.test_onestep is not None:
             one = self.out_norm.decode(self.rollout(x, self.spec.out_steps, cond))
             self.test_onestep.update(one, y[:, :self.spec.out_steps])
@@ -210,12 +218,53 @@ class OperatorTask(L.LightningModule):
             summary["one_step"] = self.test_onestep.summary(channels, offset)
         summary["inference_seconds_per_sample"] = self._inference_seconds / max(self._n_test, 1)
         summary["n_test_samples"] = self._n_test
+        if self.instance_choice is not None:
+            section = self._instance_section()
+            if section is not None:
+                summary["instances"] = section
         self.test_summary = summary
         main = summary["rollout" if self.spec.kind == "rollout" else "steady"]["overall"]
         for name in ("relative_l2_fno", "nrmse", "rmse"):
             if name in main:
                 # identical on every process (gathered above); sync_dist only keeps Lightning from warning
                 self.log(f"test/{name}", float(main[name]), sync_dist=True)
+
+    def _sample_order(self) -> list[int]:
+        """The test-split index of each row of the gathered ``test_metrics`` (sample order under DDP)."""
+        parts = gather_objects(self._test_indices)
+        if any(p is None for p in parts):
+            return list(range(self._n_test))
+        flat = [i for p in parts for i in p]
+        if len(parts) > 1:  # the rows were put in sample order by gather_accumulator: the same permutation
+            flat = [flat[j] for j in strided_order([len(p) for p in parts]).tolist()]
+        return flat
+
+    def _instance_section(self) -> dict[str, Any] | None:
+        """The metrics on the per-instance solvers' K test instances, from the per-sample values
+        this test already holds (no second pass).
+
+        Same instances: :func:`pdebench_x.per_instance.select_instances` on (test-split size, K,
+        seed), which depends on nothing else. Same frames: this test's targets are the frames
+        ``first_target_frame .. + horizon`` (the window after the ``history`` context frames),
+        the very frames a per-instance run predicts from the last context frame and is scored on.
+        """
+        from pdebench_x.per_instance import instance_section, select_instances
+        k, seed = self.instance_choice
+        order = self._sample_order()
+        if len(set(order)) != len(order):
+            raise RuntimeError("a test sample was scored twice; the K-instance section needs one window per sample")
+        n_test = len(order)
+        if k > n_test:
+            log.warning("K = %d instances requested but the test split has %d samples: no K-instance section "
+                        "(lower data.n_instances)", k, n_test)
+            return None
+        indices = select_instances(n_test, k, seed)
+        row = {sample: r for r, sample in enumerate(order)}
+        missing = [i for i in indices if i not in row]
+        if missing:
+            raise RuntimeError(f"test samples {missing} of the K instances were not scored (indices seen: {sorted(row)[:10]}...)")
+        return instance_section(self.test_metrics, [row[i] for i in indices], indices, k, seed, self.spec.kind,
+                                self.spec.target_channels, self.spec.first_target_frame)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # neuraloperator's models add a non-tensor "_metadata" entry to state_dict(), which
