@@ -265,7 +265,7 @@ def test_malformed_record_refused(env, tmp_path):
 def test_unknown_schema_version_refused(env, tmp_path):
     rec = copy.deepcopy(env.record)
     rec["schema_version"] = "99"
-    _expect_refused(env, tmp_path, rec, r"unknown schema_version '99'.*reads \['1'\]")
+    _expect_refused(env, tmp_path, rec, r"unknown schema_version '99'.*reads \['1', '1.1'\]")
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), -0.1])
@@ -302,11 +302,19 @@ def test_schema_file_is_valid_json_schema_and_agrees_with_builtin_validator(env)
     validator = jsonschema.Draft202012Validator(schema)
     good = json.loads(dump_record(env.record))
     bad = copy.deepcopy(good)
-    bad["seeds"] = bad["seeds"][:2]
+    bad["source"] = "somewhere"
     bad["dataset"]["kind"] = "wavy"
     for rec in (good, bad):
         assert (not list(validator.iter_errors(rec))) == (not schema_errors(rec, schema))
     assert len(schema_errors(bad, schema)) == 2
+    # the seed count depends on the kind of solver: a check beside the schema
+    few = copy.deepcopy(good)
+    few["seeds"] = few["seeds"][:2]
+    few["aggregate"] = scorer.aggregate(few["seeds"])
+    few["instances"] = scorer.instances_block(few["seeds"], env.fp, (few["instances"]["k"], few["instances"]["seed"]))
+    assert not schema_errors(few, schema)
+    with pytest.raises(RecordError, match="2 seed\\(s\\); the board shows mean ± std over at least 3"):
+        validate_record(few)
 
 
 # ------------------------------------------------------------------------------------------

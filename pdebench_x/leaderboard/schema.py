@@ -12,7 +12,17 @@ On top of the schema, :func:`validate_record` checks what JSON Schema cannot say
   edited or produced by a diverged solver) and every metric non-negative;
 * the primary metric (nRMSE) is present for every seed;
 * seeds are distinct and the aggregate is the mean / sample standard deviation
-  (ddof = 1) of the per-seed values, so a hand-edited aggregate is caught.
+  (ddof = 1) of the per-seed values, so a hand-edited aggregate is caught;
+* enough seeds: at least :data:`MIN_SEEDS` training seeds, except a per-instance solver's
+  record from its own run (``source: run``, at least one fit seed: it has no training seeds)
+  and a ``not_applicable`` record (none);
+* the K-instance section (version 1.1): K distinct sorted test indices inside the split, the
+  same in every seed, each seed's K-instance metrics over exactly K samples, and its aggregate
+  and ``spread`` recomputed from the seeds (:func:`instance_spread`).
+
+Versions: "1" (the first) and "1.1" (status/reason, per-instance records, the K-instance
+section; every field it adds is optional, so a version-1 record is a valid 1.1 record too and
+needs no migration). A version-1 record must not carry the 1.1 fields.
 """
 from __future__ import annotations
 
@@ -25,9 +35,13 @@ from typing import Any, Iterator
 
 SCHEMA_PATH = Path(__file__).with_name("record.schema.json")
 #: Record format versions this code reads; bump (and add a migration) when the format changes.
-SCHEMA_VERSIONS = ("1",)
-CURRENT_VERSION = "1"
+SCHEMA_VERSIONS = ("1", "1.1")
+CURRENT_VERSION = "1.1"
 PRIMARY_METRIC = "nrmse"
+#: Training seeds a record of an operator learner (or a predictions file set) needs.
+MIN_SEEDS = 3
+#: Fields a version-1 record cannot have (added in 1.1).
+V1_1_FIELDS = ("status", "reason", "instances")
 #: Relative tolerance of the aggregate-vs-seeds consistency check (records are written by json
 #: from float64, so the round trip is exact; this only absorbs a reordering of the sum).
 AGGREGATE_RTOL = 1e-9
@@ -143,9 +157,14 @@ def _metric_sections(record: dict[str, Any]) -> Iterator[tuple[str, Any]]:
         if isinstance(seed, dict):
             yield f"$.seeds[{i}].metrics", seed.get("metrics")
             yield f"$.seeds[{i}].zero_shot", seed.get("zero_shot")
+            if isinstance(seed.get("instances"), dict):
+                yield f"$.seeds[{i}].instances", seed["instances"]
     yield "$.aggregate", record.get("aggregate")
     if isinstance(record.get("zero_shot"), dict):
         yield "$.zero_shot.aggregate", record["zero_shot"].get("aggregate")
+    if isinstance(record.get("instances"), dict):
+        yield "$.instances.aggregate", record["instances"].get("aggregate")
+        yield "$.instances.spread", record["instances"].get("spread")
 
 
 def primary_section(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -167,8 +186,137 @@ def mean_std(values: list[float | None]) -> dict[str, Any]:
     return {"mean": mean, "std": std, "min": min(xs), "max": max(xs), "n": n}
 
 
-def semantic_errors(record: dict[str, Any]) -> list[str]:
+def instance_spread(seeds: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Spread over the K instances: per metric, each instance's value averaged over the seeds
+    (None if any seed has none), then :func:`mean_std` over the instances.
+
+    This is how the board reports a per-instance solver's spread (it has no training seeds):
+    the std over its K instances; operator learners get the same, beside their std over seeds.
+    """
+    tables = [s["instances"]["per_instance"] for s in seeds]
+    out = {}
+    for name in tables[0] if tables else []:
+        columns = [t.get(name) or [] for t in tables]
+        k = len(columns[0])
+        per_instance = []
+        for j in range(k):
+            values = [c[j] if j < len(c) else None for c in columns]
+            per_instance.append(None if any(v is None for v in values) else math.fsum(values) / len(values))
+        out[name] = mean_std(per_instance)
+    return out
+
+
+def _min_seeds(record: dict[str, Any]) -> int:
+    if record.get("status") == "not_applicable":
+        return 0
+    if record.get("schema_version") != "1" and record.get("source") == "run" \
+            and (record.get("solver") or {}).get("kind") == "per_instance":
+        return 1
+    return MIN_SEEDS
+
+
+def _close(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return math.isclose(a, b, rel_tol=AGGREGATE_RTOL, abs_tol=1e-15)
+
+
+def status_errors(record: dict[str, Any]) -> list[str]:
+    """Seed counts, version-1 fields, not_applicable records."""
     errors = []
+    seeds = record.get("seeds") or []
+    if record.get("schema_version") == "1":
+        used = [k for k in V1_1_FIELDS if k in record] + [f"seeds[{i}].instances" for i, s in enumerate(seeds)
+                                                          if isinstance(s, dict) and "instances" in s]
+        used += ["source 'run'"] if record.get("source") == "run" else []
+        if used:
+            errors.append(f"$: field(s) {used} need schema_version '1.1' (this record says '1')")
+    if record.get("status") == "not_applicable":
+        if seeds:
+            errors.append("$.seeds: a not_applicable record has no seeds (the solver was not run on this dataset)")
+        if not (record.get("reason") or "").strip():
+            errors.append("$.reason: a not_applicable record must say why the solver does not apply")
+        if (record.get("aggregate") or {}).get("overall"):
+            errors.append("$.aggregate.overall: a not_applicable record has no metrics")
+    elif record.get("source") == "run" and (record.get("solver") or {}).get("kind") != "per_instance":
+        errors.append("$.source: 'run' (metrics taken from the run itself) is for per-instance solvers only; "
+                      "operator learners are re-scored from their checkpoints")
+    need = _min_seeds(record)
+    if len(seeds) < need:
+        errors.append(f"$.seeds: {len(seeds)} seed(s); the board shows mean ± std over at least {need} training "
+                      "seeds. Train again with other seeds (e.g. `python train.py -m seed=0,1,2 ...`) and score "
+                      "all runs together")
+    return errors
+
+
+def instance_errors(record: dict[str, Any]) -> list[str]:
+    """The K-instance section: indices, per-seed sections over K samples, aggregate and spread."""
+    block = record.get("instances")
+    seeds = [s for s in record.get("seeds") or [] if isinstance(s, dict)]
+    per_instance_run = (record.get("solver") or {}).get("kind") == "per_instance" and record.get("source") == "run"
+    ok = record.get("status", "ok") == "ok"
+    if block is None:
+        errors = [f"$.seeds[{i}].instances: present but the record has no 'instances' section"
+                  for i, s in enumerate(seeds) if s.get("instances")]
+        if per_instance_run and ok:
+            errors.append("$.instances: a per-instance solver's record must say which K test instances it was "
+                          "scored on")
+        return errors
+    errors = []
+    k, indices = block["k"], block["indices"]
+    n_test = (record.get("dataset") or {}).get("n_test_samples")
+    if len(indices) != k:
+        errors.append(f"$.instances.indices: {len(indices)} indices for K = {k}")
+    if indices != sorted(set(indices)):
+        errors.append(f"$.instances.indices: {indices} must be distinct and sorted")
+    if block["n_test_split"] != n_test or any(i >= block["n_test_split"] for i in indices):
+        errors.append(f"$.instances: indices {indices} / n_test_split {block['n_test_split']} do not fit the "
+                      f"{n_test} samples of the official test split")
+    if not ok:
+        return errors
+    for i, seed in enumerate(seeds):
+        mine = seed.get("instances")
+        if not isinstance(mine, dict):
+            errors.append(f"$.seeds[{i}].instances: missing; every seed must be scored on the K instances")
+            continue
+        if mine["indices"] != indices:
+            errors.append(f"$.seeds[{i}].instances.indices {mine['indices']} differ from $.instances.indices "
+                          f"{indices}: one record, one set of instances")
+        try:
+            section = primary_section(mine["metrics"])
+        except KeyError:
+            errors.append(f"$.seeds[{i}].instances.metrics: no 'steady' or 'rollout' section")
+            continue
+        if section.get("n_samples") != k:
+            errors.append(f"$.seeds[{i}].instances.metrics: {section.get('n_samples')} samples, K = {k}")
+        if section.get("overall", {}).get(PRIMARY_METRIC) is None:
+            errors.append(f"$.seeds[{i}].instances: the primary metric {PRIMARY_METRIC} is missing or null")
+        for name, values in mine["per_instance"].items():
+            if len(values) != k:
+                errors.append(f"$.seeds[{i}].instances.per_instance.{name}: {len(values)} values for K = {k}")
+        if per_instance_run and primary_section(seed.get("metrics") or {}).get("n_samples") != k:
+            errors.append(f"$.seeds[{i}].metrics: a per-instance run is scored on its K = {k} instances only")
+    if errors or not seeds:
+        return errors
+    for where, want in (("aggregate", _aggregate_overall([primary_section(s["instances"]["metrics"]) for s in seeds])),
+                        ("spread", instance_spread(seeds))):
+        have = block.get(where) or {}
+        have = have.get("overall", {}) if where == "aggregate" else have
+        for name, stat in want.items():
+            got = have.get(name)
+            if not isinstance(got, dict) or not all(_close(got.get(key), stat[key]) for key in ("mean", "std")):
+                errors.append(f"$.instances.{where}: {name} is {got} but the seeds give mean {stat['mean']}, std "
+                              f"{stat['std']}: it must be computed from the seeds' K-instance values")
+    return errors
+
+
+def _aggregate_overall(sections: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    names = list(dict.fromkeys(n for s in sections for n in s["overall"]))
+    return {n: mean_std([s["overall"].get(n) for s in sections]) for n in names}
+
+
+def semantic_errors(record: dict[str, Any]) -> list[str]:
+    errors = status_errors(record)
     for path, x in _numbers(record):
         if not math.isfinite(x):
             errors.append(f"{path} is {x}: metrics and costs must be finite numbers (a diverged "
@@ -196,6 +344,8 @@ def semantic_errors(record: dict[str, Any]) -> list[str]:
         for name, v in overall.items():
             per_seed.setdefault(name, []).append(v)
     agg = (record.get("aggregate") or {}).get("overall") if isinstance(record.get("aggregate"), dict) else None
+    if not errors:
+        errors += instance_errors(record)
     if isinstance(agg, dict) and not errors:
         for name, values_ in per_seed.items():
             want = mean_std(values_)

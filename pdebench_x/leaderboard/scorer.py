@@ -1,16 +1,25 @@
 """Re-scoring solvers on the official test splits, and building submission records.
 
-Two ways onto the board, scored by the same metric code (:mod:`pdebench_x.metrics`):
+Three ways onto the board, scored by the same metric code (:mod:`pdebench_x.metrics`):
 
 * a trained checkpoint of the suite (``python score.py run=<run dir or .ckpt> ...``): the
   model is rebuilt from the checkpoint and run on the official test split (and on the
   zero-shot split at the higher resolution), exactly as training's final test does;
 * an HDF5 file of predictions from any framework (``--predictions``), checked for dataset,
-  field names, shapes and sample order (layout: :data:`PREDICTIONS_LAYOUT`).
+  field names, shapes and sample order (layout: :data:`PREDICTIONS_LAYOUT`);
+* a per-instance solver's run (``python score.py run=<run dir>``, PINN / LPINN / PIG): its
+  own metrics on the K test instances, computed by :mod:`pdebench_x.per_instance` on the
+  official split (checked here: the run's test split, its instance choice); a solver that
+  does not apply (LPINN on Darcy) gives a ``not_applicable`` record, N/A on the board.
 
-Each is one training seed; a record needs at least :data:`MIN_SEEDS`. The record holds every
-seed's full metric set and the aggregate mean and sample standard deviation (ddof = 1) over
-seeds. Before scoring, the local test split is checked against the shipped fingerprint.
+Checkpoints and predictions: each is one training seed; a record needs at least
+:data:`MIN_SEEDS`. A per-instance run has no training seed (its entry is its fit seed, one
+run is enough): its spread is reported over the K instances. The record holds every seed's
+full metric set and the aggregate mean and sample standard deviation (ddof = 1) over seeds,
+and (schema 1.1) the K-instance section: every solver's metrics on the per-instance solvers'
+K test instances (K, seed from the run's ``data.n_instances`` / ``data.instance_seed``, else
+the family's ``conf/data/<family>.yaml``), for the board's like-for-like table. Before
+scoring, the local test split is checked against the shipped fingerprint.
 """
 from __future__ import annotations
 
@@ -29,13 +38,12 @@ import h5py
 import numpy as np
 
 from pdebench_x.leaderboard.fingerprint import (check_split, ensure_test_split, load_fingerprint, plan_of)
-from pdebench_x.leaderboard.schema import (CURRENT_VERSION, PRIMARY_METRIC, mean_std, primary_section,
-                                           validate_record)
+from pdebench_x.leaderboard.schema import (CURRENT_VERSION, MIN_SEEDS, PRIMARY_METRIC, instance_spread, mean_std,
+                                           primary_section, validate_record)
 
 log = logging.getLogger(__name__)
 
-MIN_SEEDS = 3
-SCORER_VERSION = "1"
+SCORER_VERSION = "1.1"
 #: --verify: a record's metric must equal the re-score within rtol * |re-score| + atol
 #: (re-scoring on other hardware changes the last digits: GPU kernels, TF32, batch order).
 VERIFY_RTOL = 1e-3
@@ -46,7 +54,9 @@ PREDICTIONS_LAYOUT = """\
 HDF5 file, one per training seed:
   root attributes: dataset (str, e.g. "darcy_small"), solver (str), seed (int);
                    optional: model, paper, code, framework, kind ("operator" | "per_instance"),
-                   n_parameters (int), train_seconds, inference_seconds_per_sample (float)
+                   n_parameters (int), train_seconds, inference_seconds_per_sample (float),
+                   n_instances (int), instance_seed (int) (the K-instance section's choice;
+                   default: the family's conf/data/<family>.yaml)
   /predictions/<channel>   float32/64 [N, T, X, Y]: one dataset per target channel, in
                            physical units; N = test samples, T = scored frames (1 for steady
                            problems; for rollouts every frame after the context frames)
@@ -149,7 +159,8 @@ def resolve_run(path: str | Path) -> tuple[Path, dict[str, Any] | None]:
         record = json.loads(metrics.read_text())
         if record.get("kind") == "per_instance":
             raise ScoringError(f"{path} is a per-instance solver's run (fitted on test instances, no checkpoint): "
-                               "submit its predictions on every test sample with --predictions (kind=per_instance)")
+                               "score it on its own (score_runs routes such runs to score_per_instance_runs); "
+                               "do not mix it with operator runs")
         ckpt = Path(record["checkpoint"]) if record.get("checkpoint") else None
         if ckpt is None or not ckpt.exists():
             candidates = sorted((path / "checkpoints").glob("best*.ckpt")) or sorted((path / "checkpoints").glob("*.ckpt"))
@@ -215,12 +226,14 @@ def official_split(fp: Mapping[str, Any], data_root: str | Path, split: str = "t
 
 
 def score_task(task, fp: Mapping[str, Any], data_root: str | Path, split: str = "test",
-               batch_size: int = 16, progress: bool = False) -> dict[str, Any]:
+               batch_size: int = 16, progress: bool = False,
+               instances: tuple[int, int | None] | None = None) -> dict[str, Any]:
     """Run a loaded task on an official split through its own test hooks -> test summary.
 
     The task's ``on_test_epoch_start`` / ``test_step`` / ``on_test_epoch_end`` are the code
     training's final test runs, so a re-score reproduces it; they are driven here without a
     Trainer (whose start-up would dominate on small splits), on the GPU when there is one.
+    ``instances`` = (K, seed): the summary then holds the K-instance section ``"instances"``.
     """
     import warnings
 
@@ -237,6 +250,7 @@ def score_task(task, fp: Mapping[str, Any], data_root: str | Path, split: str = 
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     task = task.to(device).eval()
+    task.instance_choice = instances
 
     def to_device(obj):
         if isinstance(obj, torch.Tensor):
@@ -261,11 +275,17 @@ def _metrics_only(summary: Mapping[str, Any]) -> dict[str, Any]:
 
 def score_checkpoint_seed(checkpoint: Path, run: Mapping[str, Any] | None, fp: Mapping[str, Any],
                           data_root: str | Path, zero_shot: bool = True, progress: bool = False,
-                          run_dir: Path | None = None) -> dict[str, Any]:
-    """One seed's entry: metrics on the official test split (and zero-shot split) plus costs."""
+                          run_dir: Path | None = None,
+                          instances: tuple[int, int | None] | None = None) -> dict[str, Any]:
+    """One seed's entry: metrics on the official test split (and zero-shot split) plus costs.
+
+    ``instances`` (K, seed): the K-instance choice; default :func:`instance_choice` of the run.
+    """
     task = load_task(checkpoint)
     task.eval()
-    summary = score_task(task, fp, data_root, "test", progress=progress)
+    if instances is None:
+        instances = instance_choice(fp, run)
+    summary = score_task(task, fp, data_root, "test", progress=progress, instances=instances)
     zs = None
     if zero_shot and fp.get("zero_shot"):
         try:
@@ -291,7 +311,32 @@ def score_checkpoint_seed(checkpoint: Path, run: Mapping[str, Any] | None, fp: M
         "training_environment": run.get("environment"),
         "training_dataset": run.get("dataset"),
         "config": run.get("config"),
+        "instances": seed_instances(summary.get("instances")),
     }
+
+
+def instance_choice(fp: Mapping[str, Any], run: Mapping[str, Any] | None = None) -> tuple[int, int | None]:
+    """(K, seed) of the K-instance section: the run's ``data.n_instances`` / ``data.instance_seed``
+    (what its own test used), else the defaults of ``conf/data/<family>.yaml``, else (2, 0)."""
+    from omegaconf import OmegaConf
+
+    from pdebench_x.per_instance import DEFAULT_INSTANCES, n_instances
+    config = (run or {}).get("config")
+    if config and config.get("data") is not None:
+        return n_instances(OmegaConf.create({"model": {"fit": None}, "data": config["data"]}))
+    conf = repo_root() / "conf" / "data" / f"{fp['family']}.yaml"
+    data = OmegaConf.load(conf) if conf.exists() else {}
+    seed = data.get("instance_seed", 0) if "instance_seed" in data else 0
+    return int(data.get("n_instances") or DEFAULT_INSTANCES), (None if seed is None else int(seed))
+
+
+def seed_instances(section: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A seed entry's ``instances`` from a test summary's K-instance section (None: there is none)."""
+    if not section:
+        return None
+    metrics = {k: section[k] for k in ("steady", "rollout") if k in section}
+    return {"indices": list(section["indices"]), "metrics": metrics, "per_instance": dict(section["per_instance"]),
+            "seconds": section.get("seconds")}
 
 
 def official_dataset(run: Mapping[str, Any] | None, dataset: str | None, fingerprints_dir: str | Path) -> str:
@@ -345,17 +390,33 @@ def aggregate(entries: Sequence[Mapping[str, Any]], key: str = "metrics") -> dic
     return out
 
 
-def require_seeds(n: int) -> None:
-    if n < MIN_SEEDS:
+def require_seeds(n: int, minimum: int = MIN_SEEDS) -> None:
+    if n < minimum:
         raise ScoringError(
             f"{n} seed(s) given; the board shows mean ± std over at least {MIN_SEEDS} training seeds. "
             "Train again with other seeds (e.g. `python train.py -m seed=0,1,2 ...`) and score all runs together")
 
 
+def instances_block(entries: Sequence[Mapping[str, Any]], fp: Mapping[str, Any],
+                    choice: tuple[int, int | None], seconds_per_instance: float | None = None) -> dict[str, Any] | None:
+    """The record's K-instance section from its seeds' (None when a seed has none, e.g. K > test split)."""
+    if not entries or any(not e.get("instances") for e in entries):
+        return None
+    indices = {tuple(e["instances"]["indices"]) for e in entries}
+    if len(indices) != 1:
+        raise ScoringError(f"the seeds were scored on different K-instance sets {sorted(indices)}: use one "
+                           "data.n_instances / data.instance_seed for every run")
+    k, seed = choice
+    return {"k": int(k), "seed": seed, "indices": list(indices.pop()), "n_test_split": int(fp["test"]["n_samples"]),
+            "aggregate": aggregate([{"metrics": e["instances"]["metrics"]} for e in entries]),
+            "spread": instance_spread(list(entries)), "seconds_per_instance": seconds_per_instance}
+
+
 def build_record(entries: list[dict[str, Any]], fp: Mapping[str, Any], solver: Mapping[str, Any],
-                 setting: str, source: str) -> dict[str, Any]:
-    """Assemble and validate a record from >= MIN_SEEDS seed entries."""
-    require_seeds(len(entries))
+                 setting: str, source: str, instances: dict[str, Any] | None = None,
+                 min_seeds: int = MIN_SEEDS) -> dict[str, Any]:
+    """Assemble and validate a record from >= ``min_seeds`` seed entries (and the K-instance section)."""
+    require_seeds(len(entries), min_seeds)
     seeds = [e["seed"] for e in entries]
     if len(set(seeds)) != len(seeds):
         raise ScoringError(f"the runs' seeds {seeds} are not distinct: each run must be a different training seed")
@@ -383,7 +444,9 @@ def build_record(entries: list[dict[str, Any]], fp: Mapping[str, Any], solver: M
         "setting": setting,
         "source": source,
         "primary_metric": PRIMARY_METRIC,
+        "status": "ok",
         "seeds": entries,
+        "instances": instances,
         "aggregate": aggregate(entries),
         "zero_shot": zero_shot,
         "n_parameters": next(iter(n_params)),
@@ -402,7 +465,16 @@ def build_record(entries: list[dict[str, Any]], fp: Mapping[str, Any], solver: M
 def score_runs(runs: Sequence[str | Path], fingerprints_dir: str | Path, data_root: str | Path,
                solver_name: str | None = None, dataset: str | None = None, setting: str | None = None,
                zero_shot: bool = True, progress: bool = False) -> dict[str, Any]:
-    """Re-score >= MIN_SEEDS training runs (directories or checkpoints) of one solver -> record."""
+    """Re-score >= MIN_SEEDS training runs (directories or checkpoints) of one solver -> record.
+
+    Per-instance runs (``kind: per_instance`` in their metrics.json) go to
+    :func:`score_per_instance_runs` instead (all runs must then be per-instance runs).
+    """
+    kinds = [run_kind(r) for r in runs]
+    if "per_instance" in kinds:
+        if set(kinds) != {"per_instance"}:
+            raise ScoringError("per-instance runs and operator runs given together; one record is one solver")
+        return score_per_instance_runs(runs, fingerprints_dir, data_root, solver_name, dataset, setting)
     resolved = [resolve_run(r) for r in runs]
     names = {official_dataset(rec, dataset, fingerprints_dir) for _, rec in resolved}
     if len(names) != 1:
@@ -421,7 +493,158 @@ def score_runs(runs: Sequence[str | Path], fingerprints_dir: str | Path, data_ro
     model = first.get("model") or "model"
     solver = {"name": solver_name or model, "model": model, "kind": "operator",
               "paper": first.get("paper"), "code": first.get("code"), "framework": "pdebench_x"}
-    return build_record(entries, fp, solver, setting or default_setting(fp, [r for _, r in resolved]), "checkpoint")
+    choice = instance_choice(fp, first)
+    return build_record(entries, fp, solver, setting or default_setting(fp, [r for _, r in resolved]), "checkpoint",
+                        instances_block(entries, fp, choice))
+
+
+# ------------------------------------------------------------------------------------------
+# per-instance solvers' runs
+# ------------------------------------------------------------------------------------------
+def run_kind(path: str | Path) -> str:
+    """'per_instance' for a per-instance solver's run directory, else 'operator'."""
+    metrics = Path(path) / "metrics.json"
+    if Path(path).is_dir() and metrics.exists():
+        try:
+            return json.loads(metrics.read_text()).get("kind") or "operator"
+        except json.JSONDecodeError as err:
+            raise ScoringError(f"{metrics} is not valid JSON ({err})") from err
+    return "operator"
+
+
+def _check_official_test_split(run: Mapping[str, Any], fp: Mapping[str, Any], where: Path) -> None:
+    """The run's own test split must be the official one: its metrics are taken as they are."""
+    from pdebench_x.data.build import plan_from_config
+    data = (run.get("config") or {}).get("data")
+    if not data or data.get("path"):
+        raise ScoringError(f"{where}: the run was not made on a generated dataset (data.path is set, or no config "
+                           f"recorded); run it on the official split: data={fp['family']} data.preset={fp['preset']}")
+    plan = plan_from_config(data, ".")
+    official = fp["plan"]
+    mine = {"family": plan.family, "generator": plan.generator, "seed": plan.seed, "test": plan.sizes["test"]}
+    want = {"family": fp["family"], "generator": official["generator"], "seed": int(official["seed"]),
+            "test": int(official["sizes"]["test"])}
+    diffs = [f"{k}: run {mine[k]!r}, official {want[k]!r}" for k in mine if mine[k] != want[k]]
+    if diffs:
+        raise ScoringError(f"{where} was run on another test split than the official {fp['dataset']}:\n"
+                           + "\n".join(f"  - {d}" for d in diffs)
+                           + f"\nRun it again with data={fp['family']} data.preset={fp['preset']} and no generator, "
+                             "seed or test-size overrides (data.n_instances may change)")
+
+
+def _per_instance_entry(run: Mapping[str, Any], fp: Mapping[str, Any], where: Path) -> dict[str, Any]:
+    from pdebench_x.per_instance import select_instances
+    section = (run.get("metrics") or {}).get("instances")
+    if not section:
+        raise ScoringError(f"{where}/metrics.json has no K-instance section (metrics.instances): it was written by "
+                           "an older pdebench_x; run the solver again")
+    k, seed = int(section["k"]), section.get("seed")
+    n_official = int(fp["test"]["n_samples"])
+    want = select_instances(n_official, k, seed)
+    if list(section["indices"]) != want or list(run.get("instances") or []) != want:
+        raise ScoringError(f"{where}: instances {run.get('instances')} are not the choice of K = {k}, seed {seed} on "
+                           f"the {n_official} official test samples ({want}); the metrics were made on other data")
+    details = run.get("per_instance") or []
+    config = run.get("config") or {}
+    fit_seed = ((config.get("model") or {}).get("fit") or {}).get("seed", run.get("seed", 0))
+    primary = {k_: v for k_, v in run["metrics"].items() if k_ in ("steady", "rollout")}
+    entry = {
+        "seed": int(fit_seed),
+        "metrics": primary,
+        "zero_shot": None,
+        "n_parameters": run.get("n_parameters"),
+        "train_seconds": run.get("train_seconds"),
+        "inference_seconds_per_sample": run.get("seconds_per_instance"),
+        "checkpoint": None,
+        "git_commit": run.get("git_commit"),
+        "training_environment": run.get("environment"),
+        "training_dataset": run.get("dataset"),
+        "config": config or None,
+        "instances": seed_instances({**section, "seconds": [float(d["seconds"]) for d in details] or None}),
+    }
+    return entry
+
+
+def score_per_instance_runs(runs: Sequence[str | Path], fingerprints_dir: str | Path, data_root: str | Path,
+                            solver_name: str | None = None, dataset: str | None = None,
+                            setting: str | None = None) -> dict[str, Any]:
+    """Per-instance solvers' runs (one per fit seed, at least one) of one solver -> record.
+
+    The runs' own K-instance metrics are taken (a per-instance fit is the solver's whole
+    'training' on that instance; re-fitting here would only repeat it), after checking that
+    each run was made on the official test split (generator, seed, test size), that the local
+    split matches the fingerprint, and that its instances are the choice of (K, seed) on the
+    official split. Runs that stopped with ``status: not_applicable`` give a record with
+    that status and the reason (N/A on the board), no seeds.
+    """
+    paths = [Path(r) for r in runs]
+    records = []
+    for p in paths:
+        if not (p / "metrics.json").exists():
+            raise ScoringError(f"{p} has no metrics.json: the per-instance run did not finish")
+        records.append(json.loads((p / "metrics.json").read_text()))
+    names = {official_dataset(rec, dataset, fingerprints_dir) for rec in records}
+    if len(names) != 1:
+        raise ScoringError(f"the runs belong to different datasets {sorted(names)}; score one dataset at a time")
+    fp = load_fingerprint(fingerprints_dir, names.pop())
+    models = {rec.get("model") for rec in records}
+    if len(models) > 1:
+        raise ScoringError(f"the runs are of different models {sorted(map(str, models))}; one record is one solver")
+    for p, rec in zip(paths, records):
+        _check_official_test_split(rec, fp, p)
+    first = records[0]
+    model = first.get("model") or "model"
+    solver = {"name": solver_name or model, "model": model, "kind": "per_instance",
+              "paper": first.get("paper"), "code": first.get("code"), "framework": "pdebench_x"}
+    statuses = {rec.get("status", "ok") for rec in records}
+    if len(statuses) > 1:
+        raise ScoringError(f"the runs have different statuses {sorted(statuses)}; score them separately")
+    if statuses == {"not_applicable"}:
+        return build_not_applicable_record(fp, solver, first.get("reason") or "", setting)
+    official_split(fp, data_root, "test")
+    entries = [_per_instance_entry(rec, fp, p) for p, rec in zip(paths, records)]
+    seeds = [e["seed"] for e in entries]
+    if len(set(seeds)) != len(seeds):
+        raise ScoringError(f"the runs' fit seeds {seeds} are not distinct (model.fit.seed): several runs of one "
+                           "per-instance solver must differ in their fit seed")
+    section = first["metrics"]["instances"]
+    k = int(section["k"])
+    seconds = [e["inference_seconds_per_sample"] for e in entries]
+    block = instances_block(entries, fp, (k, section.get("seed")),
+                            math.fsum(seconds) / len(seconds) if None not in seconds else None)
+    default = f"{fp['preset']} preset, K = {k} test instances, each fitted afresh"
+    return build_record(entries, fp, solver, setting or default, "run", block, min_seeds=1)
+
+
+def build_not_applicable_record(fp: Mapping[str, Any], solver: Mapping[str, Any], reason: str,
+                                setting: str | None = None) -> dict[str, Any]:
+    """A record saying the solver does not apply to the dataset (N/A on the board), and why."""
+    problem = fp["problem"]
+    record = {
+        "schema_version": CURRENT_VERSION,
+        "solver": dict(solver),
+        "dataset": {"name": fp["dataset"], "family": fp["family"], "preset": fp["preset"], "fingerprint": fp["id"],
+                    "kind": problem["kind"], "n_test_samples": int(fp["test"]["n_samples"]),
+                    "target_channels": list(fp["test"]["target_channels"])},
+        "setting": setting or "not applicable",
+        "source": "run",
+        "primary_metric": PRIMARY_METRIC,
+        "status": "not_applicable",
+        "reason": reason,
+        "seeds": [],
+        "instances": None,
+        "aggregate": {"overall": {}, "per_step": {}, "steps": []},
+        "zero_shot": None,
+        "n_parameters": None,
+        "train_seconds": None,
+        "inference_seconds_per_sample": None,
+        "hardware": {"scoring": hardware()},
+        "environment": library_versions(),
+        "git_commit": git_commit(),
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "scorer": {"version": SCORER_VERSION, "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:])},
+    }
+    return validate_record(record, f"the record of {solver.get('name')} on {fp['dataset']}")
 
 
 # ------------------------------------------------------------------------------------------
@@ -536,6 +759,15 @@ def score_predictions_file(path: str | Path, fp: Mapping[str, Any], data_root: s
             acc.update(torch.from_numpy(pred), y)
     summary = acc.summary(channels, offset)
     section = "steady" if fp["problem"]["kind"] == "steady" else "rollout"
+    on_k = None
+    k, k_seed = _predictions_instance_choice(attrs, fp)
+    if k <= n:
+        from pdebench_x.per_instance import instance_section, select_instances
+        indices = select_instances(n, k, k_seed)
+        # rows are in test-split order (sample_index checked above): row i is sample i
+        on_k = instance_section(acc, indices, indices, k, k_seed, fp["problem"]["kind"], channels, offset)
+    else:
+        log.warning("K = %d instances but %s has %d test samples: no K-instance section", k, fp["dataset"], n)
     entry = {
         "seed": int(attrs["seed"]),
         "metrics": {section: summary},
@@ -547,8 +779,19 @@ def score_predictions_file(path: str | Path, fp: Mapping[str, Any], data_root: s
         "checkpoint": attrs.get("checkpoint"),
         "predictions_sha256": sha256_file(path),
         "config": None,
+        "instances": seed_instances(on_k),
     }
     return entry, attrs
+
+
+def _predictions_instance_choice(attrs: Mapping[str, Any], fp: Mapping[str, Any]) -> tuple[int, int | None]:
+    """(K, seed) from the file's n_instances / instance_seed attributes, else the family default."""
+    k, seed = instance_choice(fp)
+    if attrs.get("n_instances") is not None:
+        k = int(attrs["n_instances"])
+    if attrs.get("instance_seed") is not None:
+        seed = int(attrs["instance_seed"])
+    return k, seed
 
 
 def score_predictions(files: Sequence[str | Path], fingerprints_dir: str | Path, data_root: str | Path,
@@ -574,8 +817,9 @@ def score_predictions(files: Sequence[str | Path], fingerprints_dir: str | Path,
         raise ScoringError(f"attribute kind must be operator, per_instance or external, got {kind!r}")
     solver = {"name": solver_name or attrs["solver"], "model": attrs.get("model") or attrs["solver"], "kind": kind,
               "paper": attrs.get("paper"), "code": attrs.get("code"), "framework": attrs.get("framework")}
-    return build_record([e for e, _ in scored], fp, solver, setting or f"{fp['preset']} preset, own training",
-                        "predictions")
+    entries = [e for e, _ in scored]
+    return build_record(entries, fp, solver, setting or f"{fp['preset']} preset, own training", "predictions",
+                        instances_block(entries, fp, _predictions_instance_choice(attrs, fp)))
 
 
 # ------------------------------------------------------------------------------------------
@@ -606,6 +850,12 @@ def verify_record(record: Mapping[str, Any], fingerprints_dir: str | Path, data_
     if record["dataset"]["fingerprint"] != fp["id"]:
         raise VerificationError(f"the record was scored on a different test split (fingerprint "
                                 f"{record['dataset']['fingerprint'][:12]}, official {fp['id'][:12]})")
+    if record["source"] == "run":
+        raise VerificationError(
+            f"{record['solver']['name']} is a per-instance solver's record (status {record.get('status', 'ok')}): "
+            "there is no checkpoint to re-score, only the fit to repeat. Run it again, e.g. `python train.py "
+            f"model={record['solver']['model']} data={record['dataset']['family']} "
+            f"data.preset={record['dataset']['preset']}`, and compare its metrics.json with the record")
     seeds = record["seeds"]
     paths = list(artifacts) if artifacts else [s.get("checkpoint") for s in seeds]
     if len(paths) != len(seeds):
@@ -620,11 +870,16 @@ def verify_record(record: Mapping[str, Any], fingerprints_dir: str | Path, data_
             if digest and sha256_file(p) != digest:
                 problems.append(f"seeds[{i}]: {p} is not the checkpoint that was scored (SHA-256 differs)")
                 continue
+            block = record.get("instances")
             again = score_checkpoint_seed(Path(p), None, fp, data_root, zero_shot=seed.get("zero_shot") is not None,
-                                          progress=progress)
+                                          progress=progress,
+                                          instances=(block["k"], block["seed"]) if block else None)
         else:
             again, _ = score_predictions_file(p, fp, data_root)
         _compare(seed["metrics"], again["metrics"], f"seeds[{i}].metrics", problems)
+        if seed.get("instances"):
+            _compare(seed["instances"]["metrics"], (again.get("instances") or {}).get("metrics"),
+                     f"seeds[{i}].instances.metrics", problems)
         if seed.get("zero_shot"):
             _compare(seed["zero_shot"]["overall"], (again.get("zero_shot") or {}).get("overall"),
                      f"seeds[{i}].zero_shot.overall", problems)
