@@ -1,9 +1,11 @@
 """Scorer, fingerprints, records, submissions and board rendering.
 
 Everything runs on a tiny Darcy dataset (8 train / 4 valid / 4 test samples at 16x16, the
-zero-shot split at 32x32) generated under a temporary root, and three one-epoch trainings
-of a tiny FNO (seeds 0, 1, 2) made once per module; the board lives in a temporary
-directory, so the repository's leaderboard/ is never touched.
+zero-shot split at 32x32, K = 2 of the 4 test samples for the K-instance section) generated
+under a temporary root, three one-epoch trainings of a tiny FNO (seeds 0, 1, 2) made once per
+module, and (per-instance solvers) a 3-iteration PINN run and an LPINN run that stops as not
+applicable; the board lives in a temporary directory, so the repository's leaderboard/ is
+never touched.
 """
 from __future__ import annotations
 
@@ -28,7 +30,9 @@ from pdebench_x.leaderboard.schema import (RecordError, dump_record, load_schema
 REPO = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent
 DATA = ["data.sizes.train=8", "data.sizes.valid=4", "data.sizes.test=4", "data.generator.resolution=16",
-        "data.batch_size=4"]
+        "data.batch_size=4", "data.n_instances=2"]
+TINY_PINN = ["model=pinn", "model.net.width=8", "model.net.depth=1", "model.fit.collocation=64",
+             "model.fit.optimizers=[{name: adam, iterations: 3, lr: 1.0e-3}]"]
 TRAIN = ["model=fno", "model.net.n_modes=[4,4]", "model.net.hidden_channels=8", "model.net.n_layers=2",
          "trainer.max_epochs=1", "trainer.enable_progress_bar=false", "trainer.log_every_n_steps=1", "~logger"]
 ZERO_SHOT = {"resolution": 32}
@@ -581,8 +585,212 @@ def test_shipped_board_is_valid_and_built_from_its_records():
     if not list(store.submissions_dir(shipped).glob("*.json")):
         pytest.skip("no records shipped yet (python benchmarks/make_board.py)")
     records = [r for _, r in store.load_board(shipped)]
-    tables = board_mod.make_rows(records)
-    assert (shipped / "README.md").read_text() == board_mod.render_markdown(tables), "run `pdebench-x board build`"
-    assert (shipped / "index.html").read_text() == board_mod.render_html(tables), "run `pdebench-x board build`"
+    readme, page = board_mod.render(records)
+    assert (shipped / "README.md").read_text() == readme, "run `pdebench-x board build`"
+    assert (shipped / "index.html").read_text() == page, "run `pdebench-x board build`"
+    for rec in records:  # version-1 records stay valid under the 1.1 schema, unmigrated
+        assert rec["schema_version"] in ("1", "1.1")
     for fp_file in store.fingerprints_dir(shipped).glob("*.json"):
         fpm.load_fingerprint(fp_file.parent, fp_file.stem)  # unedited, readable
+
+
+# ------------------------------------------------------------------------------------------
+# the K-instance section and per-instance solvers
+# ------------------------------------------------------------------------------------------
+def _import_score_py():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("score_entry", REPO / "score.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class PerInstance:
+    """A tiny PINN run (K = 2 instances) and an LPINN run (N/A on Darcy) on the env's data, scored."""
+
+    def __init__(self, env: Env, root: Path) -> None:
+        from pdebench_x.models.pinn import NotApplicableError
+        from pdebench_x.training import run_training
+        self.pinn_run = root / "pinn"
+        run_training(compose_cfg(DATA + TINY_PINN, env.data, root), self.pinn_run)
+        self.pinn = scorer.score_runs([self.pinn_run], env.fps, env.data)
+        self.lpinn_run = root / "lpinn"
+        with pytest.raises(NotApplicableError):
+            run_training(compose_cfg(DATA + ["model=lpinn"], env.data, root), self.lpinn_run)
+        self.lpinn = scorer.score_runs([self.lpinn_run], env.fps, env.data)
+
+
+@pytest.fixture(scope="module")
+def pi(env, tmp_path_factory) -> PerInstance:
+    return PerInstance(env, tmp_path_factory.mktemp("per_instance"))
+
+
+def test_operator_record_k_section_is_the_mean_of_per_sample_metrics(env):
+    """Each seed's K-instance section, recomputed from scratch: the checkpoint's per-sample
+    metrics at the chosen indices, averaged (max for max_error)."""
+    import torch
+
+    from pdebench_x import metrics as M
+    from pdebench_x.data.datamodule import WindowDataset
+    from pdebench_x.data.formats import open_source
+    from pdebench_x.per_instance import select_instances
+    want = select_instances(4, 2, 0)
+    assert env.record["instances"]["indices"] == want and env.record["instances"]["k"] == 2
+    data = WindowDataset(open_source(fpm.plan_of(env.fp, env.data).split_path("test"), "well"), env.fp["problem"],
+                         train=False)
+    for seed in env.record["seeds"]:
+        task = scorer.load_task(seed["checkpoint"]).eval()
+        per = {"nrmse": [], "max_error": [], "relative_l2_fno": []}
+        with torch.no_grad():
+            for i in range(len(data)):
+                item = data[i]
+                pred, y = task.predict_physical(item["x"][None]), item["y"][None]
+                per["nrmse"].append(float(M.nrmse(pred, y).mean()))
+                per["max_error"].append(float(M.max_error(pred, y).max()))
+                per["relative_l2_fno"].append(float(M.relative_l2_fno(pred, y)[0]))
+        section = seed["instances"]
+        overall = section["metrics"]["steady"]["overall"]
+        assert section["indices"] == want and section["metrics"]["steady"]["n_samples"] == 2
+        assert overall["nrmse"] == pytest.approx(np.mean([per["nrmse"][i] for i in want]), rel=1e-5)
+        assert overall["relative_l2_fno"] == pytest.approx(np.mean([per["relative_l2_fno"][i] for i in want]),
+                                                           rel=1e-5)
+        assert overall["max_error"] == pytest.approx(max(per["max_error"][i] for i in want), rel=1e-5)
+        assert section["per_instance"]["nrmse"] == pytest.approx([per["nrmse"][i] for i in want], rel=1e-5)
+        # the full-split row is the mean over all 4 samples: a different number
+        assert seed["metrics"]["steady"]["overall"]["nrmse"] == pytest.approx(np.mean(per["nrmse"]), rel=1e-5)
+    values = [s["instances"]["metrics"]["steady"]["overall"]["nrmse"] for s in env.record["seeds"]]
+    agg = env.record["instances"]["aggregate"]["overall"]["nrmse"]
+    assert agg["mean"] == pytest.approx(np.mean(values)) and agg["std"] == pytest.approx(np.std(values, ddof=1))
+
+
+def test_rescore_reproduces_the_training_runs_k_section(env):
+    for run, seed in zip(env.runs, env.record["seeds"]):
+        trained = json.loads((run / "metrics.json").read_text())["metrics"]["instances"]
+        assert trained["indices"] == seed["instances"]["indices"] and trained["k"] == 2 and trained["seed"] == 0
+        for name, value in trained["steady"]["overall"].items():
+            got = seed["instances"]["metrics"]["steady"]["overall"][name]
+            assert got == pytest.approx(value, rel=1e-6, abs=1e-12) if value is not None else got is None
+
+
+def test_per_instance_run_is_scored_into_a_valid_record(env, pi, tmp_path, capsys):
+    rec, run = pi.pinn, json.loads((pi.pinn_run / "metrics.json").read_text())
+    validate_record(json.loads(dump_record(rec)))
+    assert rec["schema_version"] == "1.1" and rec["status"] == "ok" and rec["source"] == "run"
+    assert rec["solver"]["kind"] == "per_instance" and rec["solver"]["model"] == "pinn"
+    block = rec["instances"]
+    assert block["k"] == 2 and block["indices"] == env.record["instances"]["indices"] == run["instances"]
+    assert len(rec["seeds"]) == 1 and rec["seeds"][0]["metrics"]["steady"]["n_samples"] == 2
+    # the run's own numbers, unchanged
+    assert rec["seeds"][0]["metrics"]["steady"] == run["metrics"]["steady"]
+    assert block["seconds_per_instance"] == pytest.approx(run["seconds_per_instance"])
+    assert block["seconds_per_instance"] > 0
+    assert rec["seeds"][0]["instances"]["seconds"] == [d["seconds"] for d in run["per_instance"]]
+    # the spread over the K instances: sample statistics of the instances' own nRMSE
+    per = [d["metrics"]["nrmse"] for d in run["per_instance"]]
+    assert block["spread"]["nrmse"]["mean"] == pytest.approx(np.mean(per), rel=1e-12)
+    assert block["spread"]["nrmse"]["std"] == pytest.approx(np.std(per, ddof=1), rel=1e-12)
+    assert block["spread"]["nrmse"]["mean"] == pytest.approx(run["metrics"]["steady"]["overall"]["nrmse"], rel=1e-12)
+    # score.py: one run suffices for a per-instance solver, and the line it prints says so
+    board = env.fresh_board(tmp_path / "board")
+    assert _import_score_py().main([f"run={pi.pinn_run}", "--board", str(board), "--data-root", str(env.data)]) == 0
+    assert "on K = 2 test instances" in capsys.readouterr().out
+    (path,) = store.submissions_dir(board).glob("*.json")
+    assert json.loads(path.read_text())["solver"]["kind"] == "per_instance"
+
+
+def test_not_applicable_run_gives_an_na_record(env, pi, tmp_path, capsys):
+    rec = pi.lpinn
+    validate_record(json.loads(dump_record(rec)))
+    assert rec["status"] == "not_applicable" and rec["seeds"] == [] and rec["solver"]["name"] == "lpinn"
+    assert "Darcy" in rec["reason"] and rec["instances"] is None
+    board = env.fresh_board(tmp_path / "board")
+    assert _import_score_py().main([f"run={pi.lpinn_run}", "--board", str(board), "--data-root", str(env.data)]) == 0
+    assert "not applicable" in capsys.readouterr().out
+    with pytest.raises(scorer.VerificationError, match="per-instance solver's record"):
+        scorer.verify_record(rec, env.fps, env.data)
+
+
+def test_per_instance_run_on_other_data_refused(env, pi, tmp_path):
+    run = json.loads((pi.pinn_run / "metrics.json").read_text())
+    other = copy.deepcopy(run)
+    other["config"]["data"]["sizes"]["test"] = 3
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "metrics.json").write_text(json.dumps(other))
+    with pytest.raises(scorer.ScoringError, match=r"(?s)another test split.*test: run 3, official 4"):
+        scorer.score_runs([tmp_path / "a"], env.fps, env.data)
+    moved = copy.deepcopy(run)
+    moved["instances"] = moved["metrics"]["instances"]["indices"] = [0, 1] if run["instances"] != [0, 1] else [2, 3]
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "metrics.json").write_text(json.dumps(moved))
+    with pytest.raises(scorer.ScoringError, match="are not the choice of K = 2, seed 0"):
+        scorer.score_runs([tmp_path / "b"], env.fps, env.data)
+    with pytest.raises(scorer.ScoringError, match="per-instance runs and operator runs given together"):
+        scorer.score_runs([pi.pinn_run, *env.runs], env.fps, env.data)
+
+
+def test_k_section_checks_catch_edits(env, pi):
+    for edit, match in [
+        (lambda r: r["instances"]["spread"]["nrmse"].update(mean=0.5 * r["instances"]["spread"]["nrmse"]["mean"]),
+         r"instances\.spread: nrmse"),
+        (lambda r: r["instances"]["aggregate"]["overall"]["nrmse"].update(mean=1.0), r"instances\.aggregate: nrmse"),
+        (lambda r: r["instances"].update(indices=r["instances"]["indices"][::-1]), "distinct and sorted"),
+        (lambda r: r["seeds"][0]["instances"]["per_instance"]["nrmse"].pop(), "1 values for K = 2"),
+        (lambda r: r.update(seeds=[]), r"0 seed\(s\); .* at least 1"),
+    ]:
+        bad = copy.deepcopy(pi.pinn)
+        edit(bad)
+        with pytest.raises(RecordError, match=match):
+            validate_record(bad)
+    v1 = copy.deepcopy(env.record)
+    v1["schema_version"] = "1"
+    with pytest.raises(RecordError, match=r"need schema_version '1.1'"):
+        validate_record(v1)
+    for key in ("status", "instances"):
+        v1.pop(key)
+    for seed in v1["seeds"]:
+        seed.pop("instances")
+    validate_record(v1)  # a version-1 record as written before 1.1: valid without migration
+    na = copy.deepcopy(pi.lpinn)
+    na["seeds"] = copy.deepcopy(pi.pinn["seeds"])
+    with pytest.raises(RecordError, match="a not_applicable record has no seeds"):
+        validate_record(na)
+
+
+def _v1_copy(rec, name):
+    old = copy.deepcopy(rec)
+    old["schema_version"], old["solver"]["name"] = "1", name
+    for key in ("status", "instances"):
+        old.pop(key)
+    for seed in old["seeds"]:
+        seed.pop("instances")
+    return old
+
+
+def test_board_same_k_table_has_both_kinds_and_na(env, pi, tmp_path):
+    board = env.fresh_board(tmp_path / "board")
+    for rec in (env.record, pi.pinn, pi.lpinn, _v1_copy(env.record, "fno-v1")):
+        store.add_record(rec, board)
+    board_mod.build(board)
+    md = (board / "README.md").read_text()
+    name = env.fp["dataset"]
+    main, same_k = md.split(f"## {name}")[1].split("### Same K instances")
+    # the ranked table: operator learners on the full split only
+    assert "fno-tiny" in main and "fno-v1" in main and "pinn" not in main and "lpinn" not in main
+    summary = md.split("## Summary")[1].split("\n## ")[0]
+    assert "pinn" not in summary
+    indices = pi.pinn["instances"]["indices"]
+    assert same_k.startswith(f": K = 2 test instances {indices} (instance seed 0)")
+    rows = {line.split(" | ")[0].strip("| "): line for line in same_k.splitlines() if line.startswith("| ")}
+    pinn_mean = pi.pinn["aggregate"]["overall"]["nrmse"]["mean"]
+    fno_k = env.record["instances"]["aggregate"]["overall"]["nrmse"]
+    assert rows["[pinn](https://github.com/maziarraissi/PINNs)"].split(" | ")[1:4] == [
+        "per-instance", board_mod.fmt(pinn_mean), board_mod.fmt(pi.pinn["instances"]["spread"]["nrmse"]["std"])]
+    assert rows["[pinn](https://github.com/maziarraissi/PINNs)"].split(" | ")[4] == "—"   # no training seeds
+    fno = next(v for k, v in rows.items() if k.startswith("[fno-tiny]"))
+    assert fno.split(" | ")[1:3] == ["operator", board_mod.fmt(fno_k["mean"])]
+    assert fno.split(" | ")[4] == board_mod.fmt(fno_k["std"])
+    lpinn = next(v for k, v in rows.items() if k.startswith("[lpinn]"))
+    assert lpinn.split(" | ")[1:4] == ["per-instance", "N/A", "N/A"] and "N/A: " in lpinn and "Darcy" in lpinn
+    assert "Not scored on these instances: fno-v1" in same_k
+    page = (board / "index.html").read_text()
+    assert f'id="table-samek-{name}"' in page and 'data-kind="per_instance"' in page and 'data-kind="operator"' in page

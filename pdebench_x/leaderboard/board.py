@@ -1,12 +1,23 @@
 """Rendering the board: leaderboard/README.md and a static, self-contained index.html.
 
-One ranked table per dataset (= family and preset), ranked by the mean nRMSE over seeds.
+One ranked table per dataset (= family and preset), ranked by the mean nRMSE over seeds: the
+solvers scored on the full official test split (operator learners; predictions files).
 Ties: rows are walked in order of mean nRMSE; a row whose mean lies within one standard
 deviation of its group's leader, m - m_leader <= max(s_leader, s), joins the leader's group
 and shares its rank (shown as "2="); otherwise it starts a new group with rank = its
 position. The cross-dataset summary ranks each solver per dataset and averages the ranks
 over the datasets it has a record on (N/A elsewhere: the solver does not apply or was not
 submitted).
+
+Beside it, per dataset, a "same K instances" table (:func:`same_k_tables`): the per-instance
+solvers (PINN, LPINN, PIG: fitted afresh on each of K test instances) and the operator
+learners on exactly those K instances (their records' K-instance section, computed from the
+same per-sample metrics as their full-split row), so the comparison is like with like. Its
+nRMSE is the mean over the K instances (operator learners: then the mean over training
+seeds); the spread is given over the K instances for every row (a per-instance solver has no
+training seeds) and, for operator learners, over seeds too. It is sorted by nRMSE, not
+ranked: the ranking is the main table's. A solver that does not apply to the dataset
+(``status: not_applicable``, e.g. LPINN on Darcy) is a row of N/A with the reason.
 
 The HTML page needs no network: inline CSS, a small vanilla-JS table sorter (click a header;
 ``index.html#sort=<table id>:<column key>[:desc]`` sorts on load) and inline SVG plots
@@ -30,6 +41,8 @@ METRIC_COLUMNS = [
     ("crmse", "cRMSE"), ("brmse", "bRMSE"), ("frmse_low", "fRMSE low"), ("frmse_mid", "fRMSE mid"),
     ("frmse_high", "fRMSE high"),
 ]
+#: Columns of a same-K table after nRMSE and its spreads.
+SAME_K_METRICS = [("relative_l2_fno", "rel. L2"), ("rmse", "RMSE"), ("max_error", "max err")]
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
            "#7f7f7f", "#bcbd22"]
 NA = "N/A"
@@ -43,10 +56,17 @@ def _stat(agg: Mapping[str, Any] | None, metric: str) -> tuple[float | None, flo
     return s.get("mean"), s.get("std")
 
 
+def on_full_split(rec: Mapping[str, Any]) -> bool:
+    """A record ranked in the main table: scored on the whole official test split."""
+    return rec.get("status", "ok") == "ok" and rec["source"] != "run"
+
+
 def make_rows(records: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """dataset name -> rows (one per record), ranked."""
+    """dataset name -> rows (one per record scored on the full test split), ranked."""
     by_dataset: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for rec in records:
+        if not on_full_split(rec):
+            continue
         mean, std = _stat(rec["aggregate"], PRIMARY_METRIC)
         zs = rec.get("zero_shot")
         agg = rec["aggregate"]
@@ -78,6 +98,72 @@ def rank_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         else:
             row["rank"], row["tied"], leader = position, False, row
     return rows
+
+
+KIND_LABEL = {"per_instance": "per-instance", "operator": "operator", "external": "operator (external)"}
+
+
+def _same_k_row(rec: Mapping[str, Any]) -> dict[str, Any]:
+    block = rec.get("instances") or {}
+    agg = block.get("aggregate")
+    per_instance = rec["solver"]["kind"] == "per_instance" and rec["source"] == "run"
+    applicable = rec.get("status", "ok") == "ok"
+    mean, std_seeds = _stat(agg, PRIMARY_METRIC) if applicable else (None, None)
+    spread = (block.get("spread") or {}).get(PRIMARY_METRIC) or {}
+    return {
+        "solver": rec["solver"]["name"], "model": rec["solver"]["model"], "kind": rec["solver"]["kind"],
+        "kind_label": KIND_LABEL.get(rec["solver"]["kind"], rec["solver"]["kind"]),
+        "paper": rec["solver"].get("paper"), "code": rec["solver"].get("code"), "dataset": rec["dataset"],
+        "setting": rec["setting"], "applicable": applicable, "reason": rec.get("reason"),
+        "mean": mean,
+        "std_instances": spread.get("std") if applicable else None,
+        # one fit per instance has no training seeds: its "over seeds" spread is only shown for
+        # several fit seeds; for operator learners it is the std over training seeds
+        "std_seeds": std_seeds if applicable and len(rec["seeds"]) > 1 else None,
+        "metrics": {k: _stat(agg, k) if applicable else (None, None) for k, _ in SAME_K_METRICS},
+        # per instance: fit + prediction for a per-instance solver, inference for an operator learner
+        "seconds_per_instance": (block.get("seconds_per_instance") if per_instance
+                                 else rec.get("inference_seconds_per_sample")) if applicable else None,
+        "train_seconds": rec.get("train_seconds") if applicable else None,
+        "n_seeds": len(rec["seeds"]),
+    }
+
+
+def same_k_tables(records: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """dataset name -> same-K groups: per-instance solvers and operator learners on one set of K test instances.
+
+    A group {"k", "seed", "indices", "rows", "missing"} exists for each set of instances a
+    per-instance solver was scored on (or, for a dataset whose per-instance solvers are all
+    N/A, the operator learners' set); operator learners join the group of their K-instance
+    section's indices; N/A records join every group of their dataset (a row of N/A).
+    ``missing`` names the full-split solvers with no K-instance section on those indices
+    (records of schema 1, or another K). Datasets without a per-instance record have none.
+    """
+    by_dataset: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for rec in records:
+        by_dataset[rec["dataset"]["name"]].append(rec)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for name, recs in sorted(by_dataset.items()):
+        per_instance = [r for r in recs if r["source"] == "run" and r.get("status", "ok") == "ok"]
+        na = [r for r in recs if r.get("status", "ok") == "not_applicable"]
+        full = [r for r in recs if on_full_split(r)]
+        if not per_instance and not na:
+            continue
+        keys = list(dict.fromkeys(tuple(r["instances"]["indices"]) for r in per_instance))
+        if not keys:  # only N/A per-instance records: show the operator learners' instances beside them
+            keys = list(dict.fromkeys(tuple(r["instances"]["indices"]) for r in full if r.get("instances")))[:1]
+        groups = []
+        for key in keys or [None]:
+            members = [r for r in per_instance + full
+                       if key is not None and r.get("instances") and tuple(r["instances"]["indices"]) == key]
+            block = members[0]["instances"] if members else {}
+            rows = sorted((_same_k_row(r) for r in members), key=lambda r: (r["mean"], r["solver"].lower()))
+            rows += sorted((_same_k_row(r) for r in na), key=lambda r: r["solver"].lower())
+            missing = sorted(r["solver"]["name"] for r in full if r not in members)
+            groups.append({"k": block.get("k"), "seed": block.get("seed"), "indices": list(key or []),
+                           "rows": rows, "missing": missing})
+        out[name] = groups
+    return out
 
 
 def summary_rows(tables: Mapping[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
@@ -134,6 +220,7 @@ def _safe_url(url: str | None) -> str | None:
 
 
 def dataset_title(rows: Sequence[Mapping[str, Any]], name: str) -> str:
+    """``rows``: any rows of the dataset (main or same-K), each carrying the record's dataset."""
     d = rows[0]["dataset"]
     return f"{name} — {d['family']}, {d['preset']} preset ({d['kind']}, {d['n_test_samples']} test samples)"
 
@@ -164,6 +251,17 @@ presets); N/A where a solver was not or cannot be scored there.
 setting were trained on a CPU for a few epochs so that anyone can reproduce them
 (`python benchmarks/make_board.py`); they rank the solvers at that budget only and are not the
 papers' numbers.
+
+**Same K instances.** Per-instance solvers (PINN, LPINN, PIG) are fitted afresh on each of K
+test instances, not on the full split, so they are not in the ranked tables. Where they have
+records, a *same K instances* table follows the dataset's ranked table: the per-instance solvers
+and the operator learners scored on exactly those K instances (a seeded choice, the same for
+every solver), with the same metrics on the same frames. Its nRMSE is the mean over the K
+instances (operator learners: also over training seeds); the spread is the standard deviation
+over the K instances for every row, and over training seeds for operator learners (a
+per-instance solver has no training seeds: `—`). `s/instance` is fit + prediction for a
+per-instance solver, inference alone for an operator learner, whose training (`train s`) is
+paid once for all instances. N/A: the solver does not apply to the dataset (the reason is given).
 """
 
 
@@ -171,34 +269,110 @@ def _md_escape(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def render_markdown(tables: Mapping[str, list[dict[str, Any]]]) -> str:
+def _all_datasets(tables: Mapping[str, Any], same_k: Mapping[str, Any]) -> list[str]:
+    return sorted(set(tables) | set(same_k))
+
+
+def _any_rows(name: str, tables: Mapping[str, Any], same_k: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return tables.get(name) or [r for g in same_k.get(name, []) for r in g["rows"]]
+
+
+def same_k_caption(group: Mapping[str, Any]) -> str:
+    if group["k"] is None:
+        return "Same K instances: no per-instance solver applies here"
+    seed = "first K" if group["seed"] is None else f"instance seed {group['seed']}"
+    return f"Same K instances: K = {group['k']} test instances {group['indices']} ({seed})"
+
+
+SAME_K_NOTE = ("Per-instance solvers fitted afresh on each of these test instances, and the operator learners "
+               "scored on the same instances, frames and metrics (sorted by nRMSE, not ranked). nRMSE: mean over "
+               "the K instances (operator learners: and over training seeds); ± instances: std over the K "
+               "instances; ± seeds: std over training seeds (— : no training seeds). s/instance: fit + prediction "
+               "(per-instance), inference (operator); train s: the operator learner's training, paid once, or "
+               "the per-instance solver's K fits together.")
+
+
+def _same_k_cells(r: Mapping[str, Any]) -> list[tuple[str, float | None]]:
+    """(text, sort value) of the numeric cells of a same-K row, from nRMSE to seeds."""
+    def num(x, f=fmt):
+        return (f(x) if r["applicable"] else NA, x)
+    dash = "—" if r["applicable"] else NA
+    cells = [num(r["mean"]), num(r["std_instances"]),
+             (fmt(r["std_seeds"]) if r["std_seeds"] is not None else dash, r["std_seeds"])]
+    cells += [num(r["metrics"][k][0]) for k, _ in SAME_K_METRICS]
+    cells += [num(r["seconds_per_instance"], fmt_seconds), num(r["train_seconds"], fmt_seconds),
+              (str(r["n_seeds"]) if r["applicable"] else NA, r["n_seeds"] if r["applicable"] else None)]
+    return cells
+
+
+SAME_K_HEADS = [("nrmse", "nRMSE on the K"), ("std_instances", "± instances"), ("std_seeds", "± seeds")] + \
+    list(SAME_K_METRICS) + [("seconds_per_instance", "s/instance"), ("train_seconds", "train s"), ("seeds", "seeds")]
+
+
+def _same_k_note(r: Mapping[str, Any]) -> str:
+    return f"N/A: {r['reason']}" if not r["applicable"] else r["setting"]
+
+
+def render_same_k_markdown(name: str, group: Mapping[str, Any]) -> list[str]:
+    out = [f"\n### {same_k_caption(group)}\n", f"{SAME_K_NOTE}\n"]
+    heads = ["Solver", "kind"] + [h for _, h in SAME_K_HEADS] + ["Setting"]
+    out.append("| " + " | ".join(heads) + " |")
+    out.append("|---|---|" + "---:|" * len(SAME_K_HEADS) + "---|")
+    for r in group["rows"]:
+        link = _safe_url(r["code"]) or _safe_url(r["paper"])
+        solver = f"[{_md_escape(r['solver'])}]({link})" if link else _md_escape(r["solver"])
+        cells = [solver, r["kind_label"]] + [text for text, _ in _same_k_cells(r)] + [_md_escape(_same_k_note(r))]
+        out.append("| " + " | ".join(cells) + " |")
+    if group["missing"]:
+        out.append(f"\n_Not scored on these instances: {', '.join(map(_md_escape, group['missing']))} (no K-instance "
+                   "section on these indices: a record of schema 1, or another K; re-score with this score.py)._")
+    return out
+
+
+def render_markdown(tables: Mapping[str, list[dict[str, Any]]],
+                    same_k: Mapping[str, list[dict[str, Any]]] | None = None) -> str:
+    same_k = same_k or {}
     out = [HEADER]
-    if not tables:
+    if not tables and not same_k:
         out.append("\n_No submissions yet._\n")
         return "\n".join(out)
     datasets = list(tables)
     out.append("## Summary: rank per dataset and mean rank\n")
-    out.append("| Solver | " + " | ".join(datasets) + " | mean rank | datasets |")
-    out.append("|---|" + "---:|" * (len(datasets) + 2))
+    if not tables:
+        out.append("_No solver scored on the full test split yet._")
+    else:
+        out.append("| Solver | " + " | ".join(datasets) + " | mean rank | datasets |")
+        out.append("|---|" + "---:|" * (len(datasets) + 2))
     for e in summary_rows(tables):
         cells = [(f"{e['ranks'][d]}{'=' if e['tied'][d] else ''}" if d in e["ranks"] else NA) for d in datasets]
         out.append(f"| {_md_escape(e['solver'])} | " + " | ".join(cells) + f" | {e['mean_rank']:.2f} | {e['n_datasets']} |")
-    for name, rows in tables.items():
-        out.append(f"\n## {dataset_title(rows, name)}\n")
-        heads = ["Rank", "Solver", "nRMSE", zero_shot_header(rows)] + [h for _, h in METRIC_COLUMNS] + [
-            "params", "train s", "infer ms/sample", "seeds", "Setting"]
-        out.append("| " + " | ".join(heads) + " |")
-        out.append("|---:|---|" + "---:|" * (len(heads) - 3) + "---|")
-        for r in rows:
-            link = _safe_url(r["code"]) or _safe_url(r["paper"])
-            solver = f"[{_md_escape(r['solver'])}]({link})" if link else _md_escape(r["solver"])
-            cells = [rank_label(r), solver, f"**{fmt_pm(r['mean'], r['std'])}**",
-                     fmt_pm(*r["zero_shot"]) if r["zero_shot"] else NA]
-            cells += [fmt(r["metrics"][k][0]) for k, _ in METRIC_COLUMNS]
-            cells += [fmt_int(r["n_parameters"]), fmt_seconds(r["train_seconds"]),
-                      fmt_ms(r["inference_seconds_per_sample"]), str(r["n_seeds"]), _md_escape(r["setting"])]
-            out.append("| " + " | ".join(cells) + " |")
+    for name in _all_datasets(tables, same_k):
+        out.append(f"\n## {dataset_title(_any_rows(name, tables, same_k), name)}\n")
+        out += _markdown_main_table(tables.get(name) or [])
+        for group in same_k.get(name, []):
+            out += render_same_k_markdown(name, group)
     return "\n".join(out) + "\n"
+
+
+def _markdown_main_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    out: list[str] = []
+    if not rows:
+        out.append("_No solver scored on the full test split yet._")
+        return out
+    heads = ["Rank", "Solver", "nRMSE", zero_shot_header(rows)] + [h for _, h in METRIC_COLUMNS] + [
+        "params", "train s", "infer ms/sample", "seeds", "Setting"]
+    out.append("| " + " | ".join(heads) + " |")
+    out.append("|---:|---|" + "---:|" * (len(heads) - 3) + "---|")
+    for r in rows:
+        link = _safe_url(r["code"]) or _safe_url(r["paper"])
+        solver = f"[{_md_escape(r['solver'])}]({link})" if link else _md_escape(r["solver"])
+        cells = [rank_label(r), solver, f"**{fmt_pm(r['mean'], r['std'])}**",
+                 fmt_pm(*r["zero_shot"]) if r["zero_shot"] else NA]
+        cells += [fmt(r["metrics"][k][0]) for k, _ in METRIC_COLUMNS]
+        cells += [fmt_int(r["n_parameters"]), fmt_seconds(r["train_seconds"]),
+                  fmt_ms(r["inference_seconds_per_sample"]), str(r["n_seeds"]), _md_escape(r["setting"])]
+        out.append("| " + " | ".join(cells) + " |")
+    return out
 
 
 # ------------------------------------------------------------------------------------------
@@ -308,6 +482,8 @@ td.name,th.name,td.text{text-align:left}
 th{background:#f2f2f2;cursor:pointer;user-select:none}
 th[aria-sort=ascending]::after{content:" \\25B2"} th[aria-sort=descending]::after{content:" \\25BC"}
 tr.tied td.rank{color:#a05a00;font-weight:bold}
+tr.na td{color:#888;font-style:italic}
+table.samek{border-top:3px solid #9467bd}
 td.primary{font-weight:bold}
 .scroll{overflow-x:auto}
 .plots{display:flex;flex-wrap:wrap;gap:1em}
@@ -392,18 +568,25 @@ def _th(key: str, label: str, numeric: bool, cls: str = "") -> str:
             f"{html.escape(label)}</th>")
 
 
-def render_html(tables: Mapping[str, list[dict[str, Any]]]) -> str:
+def render_html(tables: Mapping[str, list[dict[str, Any]]],
+                same_k: Mapping[str, list[dict[str, Any]]] | None = None) -> str:
+    same_k = same_k or {}
     names = sorted({r["solver"].lower(): r["solver"] for rows in tables.values() for r in rows})
     colors = {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)}
     body = ['<h1>pdebench_x leaderboard</h1>',
             '<p class="banner"><b>Setting.</b> Records at the <i>small</i> setting were trained on a CPU for a few '
             'epochs so that anyone can reproduce them (<code>python benchmarks/make_board.py</code>); they rank '
             "the solvers at that budget only and are not the papers' numbers. Primary metric: nRMSE, mean ± std "
-            'over ≥ 3 training seeds; <code>2=</code> marks a tie (within one std of the group leader). Click a '
-            'column header to sort.</p>']
-    if not tables:
+            'over ≥ 3 training seeds; <code>2=</code> marks a tie (within one std of the group leader). '
+            'Per-instance solvers (fitted afresh on K test instances) are not ranked here: they appear in each '
+            "dataset's <i>same K instances</i> table, beside the operator learners scored on the same instances. "
+            'Click a column header to sort.</p>']
+    if not tables and not same_k:
         body.append("<p>No submissions yet.</p>")
-    else:
+    elif not tables:
+        body.append('<h2 id="summary">Summary: rank per dataset and mean rank</h2>'
+                    "<p>No solver scored on the full test split yet.</p>")
+    if tables:
         datasets = list(tables)
         head = [_th("solver", "Solver", False, "name")] + [_th(f"rank-{d}", d, True) for d in datasets] + [
             _th("mean_rank", "mean rank", True), _th("n_datasets", "datasets", True)]
@@ -420,10 +603,17 @@ def render_html(tables: Mapping[str, list[dict[str, Any]]]) -> str:
         body.append('<h2 id="summary">Summary: rank per dataset and mean rank</h2>')
         body.append('<table class="sortable" id="table-summary"><thead><tr>' + "".join(head)
                     + "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
-        for name, rows_ in tables.items():
-            body.append(f'<h2 id="{html.escape(name)}">{html.escape(dataset_title(rows_, name))}</h2>')
+    for name in _all_datasets(tables, same_k):
+        rows_ = tables.get(name) or []
+        body.append(f'<h2 id="{html.escape(name)}">'
+                    f'{html.escape(dataset_title(_any_rows(name, tables, same_k), name))}</h2>')
+        if rows_:
             body.append(_dataset_table(name, rows_))
             body.append(dataset_plots(name, rows_, colors))
+        else:
+            body.append('<p class="note">No solver scored on the full test split yet.</p>')
+        for i, group in enumerate(same_k.get(name, [])):
+            body.append(_same_k_table(name, group, i))
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             "<title>pdebench_x leaderboard</title><style>" + CSS + "</style></head><body>"
@@ -459,9 +649,48 @@ def _dataset_table(name: str, rows: Sequence[Mapping[str, Any]]) -> str:
             + "".join(head) + "</tr></thead><tbody>" + "".join(body) + "</tbody></table></div>")
 
 
+def same_k_table_id(name: str, index: int) -> str:
+    return f"table-samek-{name}" + (f"-{index}" if index else "")
+
+
+def _same_k_table(name: str, group: Mapping[str, Any], index: int) -> str:
+    table_id = same_k_table_id(name, index)
+    head = [_th("solver", "Solver", False, "name"), _th("kind", "kind", False, "name")]
+    head += [_th(k, label, True) for k, label in SAME_K_HEADS] + [_th("setting", "Setting", False, "name")]
+    body = []
+    for r in group["rows"]:
+        link = _safe_url(r["code"]) or _safe_url(r["paper"])
+        solver = html.escape(r["solver"])
+        if link:
+            solver = f'<a href="{html.escape(link)}">{solver}</a>'
+        cells = [_td(solver, r["solver"], "name"), _td(html.escape(r["kind_label"]), r["kind_label"], "text")]
+        for (text, value), (key, _) in zip(_same_k_cells(r), SAME_K_HEADS):
+            cells.append(_td(html.escape(text), _num(value), "primary" if key == "nrmse" else ""))
+        note = _same_k_note(r)
+        cells.append(_td(html.escape(note), note, "text"))
+        cls = ' class="na"' if not r["applicable"] else ""
+        body.append(f'<tr{cls} data-solver="{html.escape(r["solver"])}" data-kind="{html.escape(r["kind"])}">'
+                    + "".join(cells) + "</tr>")
+    missing = ""
+    if group["missing"]:
+        missing = (f'<p class="note">Not scored on these instances: {html.escape(", ".join(group["missing"]))} '
+                   "(no K-instance section on these indices: a record of schema 1, or another K; re-score with "
+                   "this score.py).</p>")
+    return (f'<h3 id="samek-{html.escape(name)}{f"-{index}" if index else ""}">{html.escape(same_k_caption(group))}'
+            f'</h3><p class="note">{html.escape(SAME_K_NOTE)}</p>'
+            f'<div class="scroll"><table class="sortable samek" id="{html.escape(table_id)}"><thead><tr>'
+            + "".join(head) + "</tr></thead><tbody>" + "".join(body) + "</tbody></table></div>" + missing)
+
+
 # ------------------------------------------------------------------------------------------
 # build
 # ------------------------------------------------------------------------------------------
+def render(records: Sequence[Mapping[str, Any]]) -> tuple[str, str]:
+    """(README.md, index.html) of a board holding ``records``."""
+    tables, same_k = make_rows(records), same_k_tables(records)
+    return render_markdown(tables, same_k), render_html(tables, same_k)
+
+
 def build(board_dir: str | Path) -> tuple[Path, Path]:
     """Validate every record, then write <board>/README.md and <board>/index.html.
 
@@ -469,9 +698,8 @@ def build(board_dir: str | Path) -> tuple[Path, Path]:
     """
     board_dir = Path(board_dir)
     records = [rec for _, rec in load_board(board_dir)]
-    tables = make_rows(records)
     readme, page = board_dir / "README.md", board_dir / "index.html"
-    md, doc = render_markdown(tables), render_html(tables)
+    md, doc = render(records)
     readme.write_text(md)
     page.write_text(doc)
     return readme, page

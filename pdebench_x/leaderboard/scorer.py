@@ -616,6 +616,20 @@ def score_per_instance_runs(runs: Sequence[str | Path], fingerprints_dir: str | 
     return build_record(entries, fp, solver, setting or default, "run", block, min_seeds=1)
 
 
+def summary_line(record: Mapping[str, Any]) -> str:
+    """One line saying what a record holds, for any kind of record (the command line prints it)."""
+    name, dataset = record["solver"]["name"], record["dataset"]["name"]
+    if record.get("status") == "not_applicable":
+        return f"{name} on {dataset}: not applicable (N/A on the board): {record.get('reason')}"
+    agg = record["aggregate"]["overall"][PRIMARY_METRIC]
+    if record["source"] == "run":
+        block = record["instances"]
+        spread = block["spread"][PRIMARY_METRIC]
+        return (f"{name} on {dataset}: nRMSE {agg['mean']:.4g} on K = {block['k']} test instances "
+                f"(± {spread['std']:.2g} over the instances; {agg['n']} fit seed(s))")
+    return f"{name} on {dataset}: nRMSE {agg['mean']:.4g} ± {agg['std']:.2g} over {agg['n']} seeds"
+
+
 def build_not_applicable_record(fp: Mapping[str, Any], solver: Mapping[str, Any], reason: str,
                                 setting: str | None = None) -> dict[str, Any]:
     """A record saying the solver does not apply to the dataset (N/A on the board), and why."""
