@@ -237,3 +237,68 @@ def test_shipped_board_page_matches_its_records(browser):
         rec = json.loads(path.read_text())
         rows = table_order(browser, f"table-{rec['dataset']['name']}")
         assert rec["solver"]["name"] in rows, f"{path.name} is not on the shipped page: rebuild the board"
+
+
+@pytest.fixture(scope="module")
+def samek_page(tmp_path_factory) -> Path:
+    """A board with operator learners (predictions), a per-instance PINN run (3 iterations) and
+    LPINN's not-applicable record on a tiny Darcy split: the same-K table with both kinds and N/A."""
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from conftest import compose_config
+
+    from pdebench_x.data.build import plan_from_config
+    from pdebench_x.models.pinn import NotApplicableError
+    from pdebench_x.training import run_training
+    root = tmp_path_factory.mktemp("samek_page")
+    data = ["data.sizes.train=2", "data.sizes.valid=2", "data.sizes.test=4", "data.generator.resolution=16",
+            "data.n_instances=2"]
+    cfg = compose_config(data, data_dir=root / "data", output_dir=root / "out")
+    fp = fpm.make_fingerprint(cfg.data, root / "data", zero_shot=False, progress=False, measure_samples=1)
+    board = root / "board"
+    fpm.write_fingerprint(fp, store.fingerprints_dir(board))
+    with h5py.File(plan_from_config(cfg.data, root / "data").split_path("test"), "r") as f:
+        y = f["t0_fields/u"][()][:, None]
+    for name, (scales, params) in SOLVERS.items():
+        files = [scorer.write_predictions(root / f"{name}{i}.h5", fp["dataset"], name, i, {"u": y * s},
+                                          n_parameters=params, n_instances=2, instance_seed=0)
+                 for i, s in enumerate(scales)]
+        store.add_record(scorer.score_predictions(files, store.fingerprints_dir(board), root / "data"), board)
+    pinn = ["model=pinn", "model.net.width=8", "model.net.depth=1", "model.fit.collocation=64",
+            "model.fit.optimizers=[{name: adam, iterations: 3, lr: 1.0e-3}]"]
+    run_training(compose_config(data + pinn, data_dir=root / "data", output_dir=root / "out"), root / "pinn")
+    with pytest.raises(NotApplicableError):
+        run_training(compose_config(data + ["model=lpinn"], data_dir=root / "data", output_dir=root / "out"),
+                     root / "lpinn")
+    for run in ("pinn", "lpinn"):
+        store.add_record(scorer.score_runs([root / run], store.fingerprints_dir(board), root / "data"), board)
+    board_mod.build(board)
+    return board / "index.html"
+
+
+def test_same_k_table_shows_both_kinds_and_na(browser, samek_page):
+    browser.open(samek_page.as_uri())
+    assert browser.errors() == []
+    tables = browser.eval("Array.from(document.querySelectorAll('table.sortable')).map(t => t.id)")
+    samek = [t for t in tables if t.startswith("table-samek-")]
+    main = [t for t in tables if t not in samek and t != "table-summary"]
+    assert len(samek) == 1 and len(main) == 1
+    assert sorted(table_order(browser, main[0])) == sorted(SOLVERS)          # per-instance solvers not ranked
+    assert sorted(table_order(browser, samek[0])) == sorted([*SOLVERS, "pinn", "lpinn"])
+    kinds = browser.eval(f"Object.fromEntries(Array.from(document.querySelectorAll('#{samek[0]} tbody tr'))"
+                         ".map(r => [r.getAttribute('data-solver'), r.getAttribute('data-kind')]))")
+    assert kinds["pinn"] == kinds["lpinn"] == "per_instance" and kinds["solver-a"] == "external"
+    col = browser.eval(f"pdebenchBoard.columnIndex(document.getElementById('{samek[0]}'), 'nrmse')")
+    lpinn = browser.eval(f"document.querySelector('#{samek[0]} tr[data-solver=\"lpinn\"]').cells[{col}].textContent")
+    assert lpinn == "N/A"
+    assert "Darcy" in browser.eval(f"document.querySelector('#{samek[0]} tr[data-solver=\"lpinn\"]').textContent")
+    # sorted by nRMSE on the K instances, N/A last; a click on the header keeps N/A last descending too
+    assert table_order(browser, samek[0])[-1] == "lpinn"
+    values = f"Array.from(document.querySelectorAll('#{samek[0]} tbody tr')).map(r => r.cells[{col}].getAttribute('data-value'))"
+    ascending = [float(v) for v in browser.eval(values)[:-1]]
+    assert ascending == sorted(ascending) and len(ascending) == 4
+    browser.eval(f"document.querySelector('#{samek[0]} th[data-key=\"nrmse\"]').click()")
+    browser.eval(f"document.querySelector('#{samek[0]} th[data-key=\"nrmse\"]').click()")
+    assert table_order(browser, samek[0])[-1] == "lpinn"
+    assert [float(v) for v in browser.eval(values)[:-1]] == sorted(ascending, reverse=True)
+    assert browser.errors() == []

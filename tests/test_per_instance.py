@@ -159,3 +159,141 @@ def test_lpinn_on_darcy_stops_with_a_clear_error_and_an_na_record(tmp_path, tiny
         run_training(cfg, tmp_path)
     record = json.loads((tmp_path / "metrics.json").read_text())
     assert record["status"] == "not_applicable" and record["metrics"] is None and "transport" in record["reason"]
+
+
+# --------------------------------------------------------------------------------------------
+# the K-instance section: per-instance solvers and operator learners on the same instances
+# --------------------------------------------------------------------------------------------
+def test_instance_section_is_the_mean_of_the_per_sample_values_at_those_rows():
+    """Prediction s_i * y scores nRMSE |s_i - 1| (up to eps) on sample i: the section over rows
+    [4, 1] is the mean of those two, max_error their max, crmse their rms; extras are left out."""
+    from pdebench_x.metrics import MetricAccumulator
+    from pdebench_x.per_instance import instance_section
+    gen = torch.Generator().manual_seed(0)
+    y = 1.0 + torch.rand(6, 3, 1, 8, 8, generator=gen, dtype=torch.float64)   # [B, T, C, X, Y]
+    scales = torch.tensor([1.1, 0.7, 1.3, 0.95, 1.6, 1.02], dtype=torch.float64)
+    pred = y * scales[:, None, None, None, None] + 0.01 * (scales[:, None, None, None, None] > 1.5)
+    acc = MetricAccumulator()
+    for sl in (slice(0, 4), slice(4, 6)):   # batching must not matter
+        acc.update(pred[sl], y[sl], extra={"aux": torch.ones(sl.stop - sl.start)})
+    section = instance_section(acc, [4, 1], [40, 10], 2, 0, "rollout", ["u"], 5)
+    assert section["indices"] == [40, 10] and section["k"] == 2 and "steady" not in section
+    overall = section["rollout"]["overall"]
+    e = (pred - y)[[4, 1]]
+    rms_y = y[[4, 1]].square().mean(dim=(-2, -1)).sqrt()
+    nrmse = (e.square().mean(dim=(-2, -1)).sqrt() / (rms_y + 1e-7))                  # [2, T, C]
+    assert overall["nrmse"] == pytest.approx(float(nrmse.mean()), rel=1e-12)
+    assert overall["nrmse"] == pytest.approx((0.6 + 0.3) / 2, rel=2e-2)             # |1.6 - 1| and |0.7 - 1|
+    assert overall["max_error"] == pytest.approx(float(e.abs().amax()), rel=1e-12)
+    mean_err = e.mean(dim=(-2, -1))                                                  # crmse per (sample, t, c)
+    assert overall["crmse"] == pytest.approx(float(mean_err.square().mean(0).sqrt().mean()), rel=1e-12)
+    assert "aux" not in overall and section["rollout"]["n_samples"] == 2
+    assert section["rollout"]["steps"] == [5, 6, 7]
+    assert section["per_instance"]["nrmse"] == pytest.approx(nrmse.mean(dim=(1, 2)).tolist(), rel=1e-12)
+    with pytest.raises(ValueError, match="must agree"):
+        instance_section(acc, [4, 1], [40], 2, 0, "rollout", ["u"], 0)
+
+
+def _task_and_batches(tiny_darcy, k: int):
+    from pdebench_x.training import build_datamodule, build_task
+    cfg = tiny_darcy.config(["model=fno", "model.net.n_modes=[4,4]", "model.net.hidden_channels=8",
+                             "model.net.n_layers=2", f"data.n_instances={k}", "data.batch_size=2"])
+    dm = build_datamodule(cfg)
+    dm.prepare_data()
+    dm.setup()
+    torch.manual_seed(0)
+    task = build_task(cfg, dm).eval()
+    return task, list(dm.test_dataloader())
+
+
+def _run_test(task, batches, instance_choice):
+    import warnings
+    task.instance_choice = instance_choice
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.filterwarnings("ignore", message=".*self.log.*")   # no Trainer: nothing to log to
+        task.on_test_epoch_start()
+        for i, batch in enumerate(batches):
+            task.test_step(batch, i)
+        task.on_test_epoch_end()
+    return task.test_summary
+
+
+def test_operator_test_k_section_uses_the_sample_indices_not_the_arrival_order(tiny_darcy):
+    from pdebench_x import metrics as M
+    task, batches = _task_and_batches(tiny_darcy, k=2)
+    summary = _run_test(task, batches, (2, 0))
+    section = summary["instances"]
+    want = select_instances(4, 2, 0)
+    assert section["indices"] == want and section["k"] == 2 and section["seed"] == 0
+    # per-sample nRMSE of this model, sample by sample, then the mean at the chosen indices
+    per = {}
+    with torch.no_grad():
+        for batch in batches:
+            pred = task.predict_physical(batch["x"])
+            for j, index in enumerate(batch["index"].tolist()):
+                per[index] = float(M.nrmse(pred[j:j + 1], batch["y"][j:j + 1]).mean())
+    assert section["steady"]["overall"]["nrmse"] == pytest.approx(np.mean([per[i] for i in want]), rel=1e-6)
+    assert summary["steady"]["overall"]["nrmse"] == pytest.approx(np.mean(list(per.values())), rel=1e-6)
+    # batches arriving in another order (as under DDP before gathering): the same section
+    reordered = _run_test(task, batches[::-1], (2, 0))["instances"]
+    assert reordered["steady"]["overall"] == pytest.approx(section["steady"]["overall"], rel=1e-12)
+    assert reordered["per_instance"]["nrmse"] == pytest.approx(section["per_instance"]["nrmse"], rel=1e-12)
+    # no choice set: no section; K larger than the split: none, with a warning instead of an error
+    assert "instances" not in _run_test(task, batches, None)
+    assert "instances" not in _run_test(task, batches, (5, 0))
+
+
+def test_training_metrics_json_has_the_k_section(tmp_path, tiny_darcy):
+    from conftest import TINY_TRAIN
+    cfg = tiny_darcy.config(TINY_TRAIN + ["~logger", "data.n_instances=3", "data.instance_seed=1"],
+                            output_dir=tmp_path)
+    run_training(cfg, tmp_path / "run")
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())["metrics"]
+    section = metrics["instances"]
+    assert section["indices"] == select_instances(4, 3, 1) and section["seed"] == 1
+    assert section["steady"]["n_samples"] == 3 and set(section["steady"]["overall"]) >= {"nrmse", "max_error"}
+    # the K values are among the full test's per-sample values: their mean is the section's nRMSE
+    assert section["steady"]["overall"]["nrmse"] == pytest.approx(np.mean(section["per_instance"]["nrmse"]),
+                                                                  rel=1e-12)
+
+
+def test_per_instance_record_has_the_same_k_section_layout(tmp_path, data_root):
+    cfg = compose_config(TINY_CONVECTION + ["model=pinn", "model.solver=test_per_instance.ExactConvection"],
+                         data_dir=data_root, output_dir=tmp_path)
+    record = run_per_instance(cfg, tmp_path)
+    section = record["metrics"]["instances"]
+    assert section["indices"] == record["instances"] == select_instances(4, 2, 0)
+    assert section["k"] == record["n_instances"] == 2 and section["rollout"] == record["metrics"]["rollout"]
+    assert [d["metrics"]["nrmse"] for d in record["per_instance"]] == section["per_instance"]["nrmse"]
+    assert max(section["per_instance"]["nrmse"]) < 1e-5   # the exact solution, instance by instance
+
+
+def test_operator_window_and_per_instance_view_are_the_same_frames(data_root):
+    """The operator learner's test window and the per-instance solver's view of a sample:
+    the target frames are identical arrays, and the initial frame is the window's last context frame."""
+    from pdebench_x.per_instance import read_instance, read_reference
+    from pdebench_x.training import build_datamodule
+    cfg = compose_config(TINY_CONVECTION + TINY_PINN, data_dir=data_root)
+    dm = build_datamodule(cfg)
+    dm.prepare_data()
+    dm.setup()
+    data, source = dm.dataset("test"), dm.sources["test"]
+    for i in range(len(data)):
+        item = data[i]
+        assert item["index"] == i
+        np.testing.assert_array_equal(item["y"].numpy(), read_reference(source, i, dm.spec))
+        inst = read_instance(source, i, dm.spec)
+        np.testing.assert_array_equal(item["x"][-1, 0].numpy(), inst.initial["u"].astype(np.float32))
+        assert len(inst.times) == item["y"].shape[0] == dm.spec.horizon
+
+
+def test_sample_order_under_ddp_follows_the_gathered_rows(tiny_darcy, monkeypatch):
+    """Two processes scored samples 0, 2, 4, 6 and 1, 3, 5 (EvalSampler): the gathered rows are in
+    sample order, and so must be the indices the K-instance section maps them with."""
+    import pdebench_x.tasks.operator as op
+    task, _ = _task_and_batches(tiny_darcy, k=2)
+    task._test_indices, task._n_test = [0, 2, 4, 6], 7
+    monkeypatch.setattr(op, "gather_objects", lambda obj: [[0, 2, 4, 6], [1, 3, 5]])
+    assert task._sample_order() == list(range(7))
+    monkeypatch.setattr(op, "gather_objects", lambda obj: [None, [1, 3, 5]])   # a rank without indices
+    assert task._sample_order() == list(range(7))
