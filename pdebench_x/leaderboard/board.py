@@ -279,7 +279,7 @@ def _any_rows(name: str, tables: Mapping[str, Any], same_k: Mapping[str, Any]) -
 
 def same_k_caption(group: Mapping[str, Any]) -> str:
     if group["k"] is None:
-        return "Same K instances: no per-instance solver applies here"
+        return "Same K instances: no per-instance solver scored here yet"
     seed = "first K" if group["seed"] is None else f"instance seed {group['seed']}"
     return f"Same K instances: K = {group['k']} test instances {group['indices']} ({seed})"
 

@@ -316,18 +316,18 @@ def score_checkpoint_seed(checkpoint: Path, run: Mapping[str, Any] | None, fp: M
 
 
 def instance_choice(fp: Mapping[str, Any], run: Mapping[str, Any] | None = None) -> tuple[int, int | None]:
-    """(K, seed) of the K-instance section: the run's ``data.n_instances`` / ``data.instance_seed``
-    (what its own test used), else the defaults of ``conf/data/<family>.yaml``, else (2, 0)."""
+    """(K, seed) of the K-instance section, key by key: the run's ``data.n_instances`` /
+    ``data.instance_seed`` (what its own test used), else the defaults of
+    ``conf/data/<family>.yaml`` (a run made before these keys existed), else (2, 0)."""
     from omegaconf import OmegaConf
 
-    from pdebench_x.per_instance import DEFAULT_INSTANCES, n_instances
-    config = (run or {}).get("config")
-    if config and config.get("data") is not None:
-        return n_instances(OmegaConf.create({"model": {"fit": None}, "data": config["data"]}))
+    from pdebench_x.per_instance import DEFAULT_INSTANCES
     conf = repo_root() / "conf" / "data" / f"{fp['family']}.yaml"
-    data = OmegaConf.load(conf) if conf.exists() else {}
-    seed = data.get("instance_seed", 0) if "instance_seed" in data else 0
-    return int(data.get("n_instances") or DEFAULT_INSTANCES), (None if seed is None else int(seed))
+    defaults = OmegaConf.to_container(OmegaConf.load(conf)) if conf.exists() else {}
+    data = ((run or {}).get("config") or {}).get("data") or {}
+    k = data.get("n_instances") or defaults.get("n_instances") or DEFAULT_INSTANCES
+    seed = data["instance_seed"] if "instance_seed" in data else defaults.get("instance_seed", 0)
+    return int(k), (None if seed is None else int(seed))
 
 
 def seed_instances(section: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -612,7 +612,7 @@ def score_per_instance_runs(runs: Sequence[str | Path], fingerprints_dir: str | 
     seconds = [e["inference_seconds_per_sample"] for e in entries]
     block = instances_block(entries, fp, (k, section.get("seed")),
                             math.fsum(seconds) / len(seconds) if None not in seconds else None)
-    default = f"{fp['preset']} preset, K = {k} test instances, each fitted afresh"
+    default = f"{fp['preset']} preset, K = {k} test instances, each fitted afresh" + _fit_budget(first)
     return build_record(entries, fp, solver, setting or default, "run", block, min_seeds=1)
 
 
@@ -628,6 +628,13 @@ def summary_line(record: Mapping[str, Any]) -> str:
         return (f"{name} on {dataset}: nRMSE {agg['mean']:.4g} on K = {block['k']} test instances "
                 f"(± {spread['std']:.2g} over the instances; {agg['n']} fit seed(s))")
     return f"{name} on {dataset}: nRMSE {agg['mean']:.4g} ± {agg['std']:.2g} over {agg['n']} seeds"
+
+
+def _fit_budget(run: Mapping[str, Any]) -> str:
+    """' (adam x 300, lbfgs x 5)': the optimiser budget of a per-instance fit, from the run's config."""
+    fit = (((run.get("config") or {}).get("model") or {}).get("fit") or {})
+    steps = [f"{o.get('name')} x {o.get('iterations')}" for o in fit.get("optimizers") or [] if isinstance(o, dict)]
+    return f" ({', '.join(steps)})" if steps else ""
 
 
 def build_not_applicable_record(fp: Mapping[str, Any], solver: Mapping[str, Any], reason: str,

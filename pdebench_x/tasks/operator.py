@@ -262,7 +262,8 @@ class OperatorTask(L.LightningModule):
         row = {sample: r for r, sample in enumerate(order)}
         missing = [i for i in indices if i not in row]
         if missing:
-            raise RuntimeError(f"test samples {missing} of the K instances were not scored (indices seen: {sorted(row)[:10]}...)")
+            raise RuntimeError(f"test samples {missing} of the K instances were not scored "
+                               f"(indices seen: {sorted(row)[:10]}...)")
         return instance_section(self.test_metrics, [row[i] for i in indices], indices, k, seed, self.spec.kind,
                                 self.spec.target_channels, self.spec.first_target_frame)
 
