@@ -17,41 +17,6 @@ from pathlib import Path
 
 os.environ.setdefault("PDEBENCH_X_ROOT", str(Path(__file__).resolve().parent))
 
-
-def main(argv: list[str]) -> int:
-    """``pdebench-x score``, except that per-instance runs are reported in their own terms
-    (a not-applicable record has no nRMSE to print)."""
-    from pdebench_x import cli
-    from pdebench_x.leaderboard import scorer, store
-    from pdebench_x.leaderboard.fingerprint import FingerprintMismatch, FingerprintMissing
-    from pdebench_x.leaderboard.schema import RecordError, dump_record
-    args = cli.parser().parse_args(["score", *argv])
-    errors = (cli.CLIError, RecordError, scorer.ScoringError, scorer.VerificationError, store.DuplicateSubmission,
-              FingerprintMismatch, FingerprintMissing, FileExistsError)
-    try:
-        cli._split_key_values(args)
-        per_instance = bool(args.runs) and not args.verify and not args.predictions \
-            and all(scorer.run_kind(r) == "per_instance" for r in args.runs)
-        if not per_instance:
-            return cli.main(["score", *argv])
-        board = Path(args.board) if args.board else scorer.default_board_dir()
-        data_root = Path(args.data_root) if args.data_root else scorer.default_data_root()
-        record = scorer.score_per_instance_runs(args.runs, store.fingerprints_dir(board), data_root,
-                                                solver_name=args.solver, dataset=args.dataset, setting=args.setting)
-        if args.out:
-            out = Path(args.out)
-            if out.exists():
-                raise cli.CLIError(f"{out} exists; not overwritten")
-            out.write_text(dump_record(record))
-            print(f"record written to {out} (not added to the board)")
-        else:
-            print(f"record written to {store.add_record(record, board)}; now run `pdebench-x board build`")
-        print(scorer.summary_line(record))
-        return 0
-    except errors as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    from pdebench_x.cli import main
+    sys.exit(main(["score", *sys.argv[1:]]))

@@ -90,9 +90,7 @@ def cmd_score(args) -> int:
     else:
         path = store.add_record(record, board)
         print(f"record written to {path}; now run `pdebench-x board build`")
-    agg = record["aggregate"]["overall"]["nrmse"]
-    print(f"{record['solver']['name']} on {record['dataset']['name']}: nRMSE {agg['mean']:.4g} ± {agg['std']:.2g} "
-          f"over {agg['n']} seeds")
+    print(scorer.summary_line(record))
     return 0
 
 

@@ -597,14 +597,6 @@ def test_shipped_board_is_valid_and_built_from_its_records():
 # ------------------------------------------------------------------------------------------
 # the K-instance section and per-instance solvers
 # ------------------------------------------------------------------------------------------
-def _import_score_py():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("score_entry", REPO / "score.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 class PerInstance:
     """A tiny PINN run (K = 2 instances) and an LPINN run (N/A on Darcy) on the env's data, scored."""
 
@@ -690,9 +682,9 @@ def test_per_instance_run_is_scored_into_a_valid_record(env, pi, tmp_path, capsy
     assert block["spread"]["nrmse"]["mean"] == pytest.approx(np.mean(per), rel=1e-12)
     assert block["spread"]["nrmse"]["std"] == pytest.approx(np.std(per, ddof=1), rel=1e-12)
     assert block["spread"]["nrmse"]["mean"] == pytest.approx(run["metrics"]["steady"]["overall"]["nrmse"], rel=1e-12)
-    # score.py: one run suffices for a per-instance solver, and the line it prints says so
+    # `pdebench-x score` (score.py): one run suffices for a per-instance solver, and the line it prints says so
     board = env.fresh_board(tmp_path / "board")
-    assert _import_score_py().main([f"run={pi.pinn_run}", "--board", str(board), "--data-root", str(env.data)]) == 0
+    assert _cli(["score", f"run={pi.pinn_run}", "--board", str(board), "--data-root", str(env.data)]) == 0
     assert "on K = 2 test instances" in capsys.readouterr().out
     (path,) = store.submissions_dir(board).glob("*.json")
     assert json.loads(path.read_text())["solver"]["kind"] == "per_instance"
@@ -704,7 +696,7 @@ def test_not_applicable_run_gives_an_na_record(env, pi, tmp_path, capsys):
     assert rec["status"] == "not_applicable" and rec["seeds"] == [] and rec["solver"]["name"] == "lpinn"
     assert "Darcy" in rec["reason"] and rec["instances"] is None
     board = env.fresh_board(tmp_path / "board")
-    assert _import_score_py().main([f"run={pi.lpinn_run}", "--board", str(board), "--data-root", str(env.data)]) == 0
+    assert _cli(["score", f"run={pi.lpinn_run}", "--board", str(board), "--data-root", str(env.data)]) == 0
     assert "not applicable" in capsys.readouterr().out
     with pytest.raises(scorer.VerificationError, match="per-instance solver's record"):
         scorer.verify_record(rec, env.fps, env.data)
