@@ -1,6 +1,6 @@
 """Regenerate the board's own records: the suite's solvers at the small setting.
 
-    python benchmarks/make_board.py                 # fno and unet on darcy_small, seeds 0 1 2
+    python benchmarks/make_board.py                 # every operator learner on darcy, ns, swe small, seeds 0 1 2
     python benchmarks/make_board.py --replace       # replace the suite's existing records of them
     python benchmarks/make_board.py --models fno --datasets darcy --epochs 3
 
@@ -27,7 +27,8 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("PDEBENCH_X_ROOT", str(REPO))
 
 #: dataset (conf/data/<name>.yaml) -> models (conf/model/<name>.yaml) run on it at the small setting.
-PLAN = {"darcy": ["fno", "unet"]}
+OPERATORS = ["fno", "unet", "mgno", "sinenet", "prose"]
+PLAN = {"darcy": OPERATORS, "ns": OPERATORS, "swe": OPERATORS}
 EPOCHS = 2
 SEEDS = (0, 1, 2)
 
