@@ -91,25 +91,54 @@ def radial_dam_depth(x: np.ndarray, y: np.ndarray, radius: np.ndarray | float, h
 # --------------------------------------------------------------------------------------------
 # spatial operator
 # --------------------------------------------------------------------------------------------
+#
+# Layout (chosen for speed on small CPU arrays, where each torch call costs a few microseconds on
+# top of its arithmetic): both directions are swept by one code path with the normal direction
+# along dim -2. The y sweep works on the transposed fields; on a square grid the two sweeps are
+# stacked along the batch dim and done by the same calls (half the calls, same arithmetic).
+# Primitives are stored as (u_t, u_n, h) and face values as [5, 2, ...] = (u_t, u_n, h, m, p) x
+# (left, right) so that (h, m) and (m, p) = (h u_n, h u_n^2 + g h^2/2) are adjacent and the HLL
+# formula runs on both components at once. Scratch tensors are reused between calls.
 
-def _pad(p: torch.Tensor, dim: int, boundary: str, parity: torch.Tensor) -> torch.Tensor:
-    """Two ghost cells on each side of ``dim`` of stacked primitives [3, B, X, Y].
+class Workspace:
+    """Scratch tensors by name, reused between calls (allocating a fresh 100 kB tensor costs about
+    as much as the arithmetic on it). Each name keeps one flat buffer that grows when needed; a
+    request returns a contiguous view of its first elements."""
 
-    ``parity`` [3, 1, 1, 1] is +1 for h and the tangential velocity, -1 for the normal velocity
-    (reversed by a wall).
+    def __init__(self) -> None:
+        self._buffers: dict[str, torch.Tensor] = {}
+
+    def __call__(self, name: str, shape: Sequence[int], like: torch.Tensor) -> torch.Tensor:
+        numel = math.prod(shape)
+        t = self._buffers.get(name)
+        if t is None or t.numel() < numel or t.dtype != like.dtype or t.device != like.device:
+            t = self._buffers[name] = torch.empty(numel, dtype=like.dtype, device=like.device)
+        return t[:numel].view(tuple(shape))
+
+
+def _half_slope(d: torch.Tensor, dim: int, limiter: str, ws: Workspace | None = None) -> torch.Tensor:
+    """Half the limited slope, ``phi(dl, dr) / 2``, of the cells between consecutive differences.
+
+    ``d`` holds the differences ``q_{j+1} - q_j`` along ``dim`` (k + 1 of them); returns k half
+    slopes from ``dl = d_j``, ``dr = d_{j+1}`` as a three-way minmod (0 unless all arguments share
+    a sign, else the one of least magnitude), ``minmod(a, ...) = max(min(a, ...), 0) + min(max(a, ...), 0)``::
+
+        MC:     phi / 2 = minmod(dl, dr, (dl + dr)/4)     (= sign(dl) min(2|dl|, 2|dr|, |dl+dr|/2) / 2)
+        minmod: phi / 2 = minmod(dl, dr) / 2
     """
-    n = p.shape[dim]
-    if boundary == "extrapolation":
-        lo = p.narrow(dim, 0, 1).repeat_interleave(2, dim)
-        hi = p.narrow(dim, n - 1, 1).repeat_interleave(2, dim)
-    elif boundary == "wall":
-        lo = p.narrow(dim, 0, 2).flip(dim) * parity
-        hi = p.narrow(dim, n - 2, 2).flip(dim) * parity
-    elif boundary == "periodic":
-        lo, hi = p.narrow(dim, n - 2, 2), p.narrow(dim, 0, 2)
-    else:  # pragma: no cover - validated by callers
-        raise ValueError(f"unknown boundary {boundary!r}; choose one of {sorted(BOUNDARIES)}")
-    return torch.cat([lo, p, hi], dim)
+    ws = ws or Workspace()
+    k = d.shape[dim] - 1
+    dl, dr = d.narrow(dim, 0, k), d.narrow(dim, 1, k)
+    lo = torch.minimum(dl, dr, out=ws("slope_lo", dl.shape, d))
+    hi = torch.maximum(dl, dr, out=ws("slope_hi", dl.shape, d))
+    if limiter == "mc":
+        centred = torch.add(dl, dr, out=ws("slope_c", dl.shape, d)).mul_(0.25)
+        torch.minimum(lo, centred, out=lo)
+        torch.maximum(hi, centred, out=hi)
+    elif limiter != "minmod":
+        raise ValueError(f"unknown limiter {limiter!r}; choose one of {LIMITERS}")
+    half = lo.clamp_(min=0.0).add_(hi.clamp_(max=0.0))
+    return half.mul_(0.5) if limiter == "minmod" else half
 
 
 def limited_slope(dl: torch.Tensor, dr: torch.Tensor, limiter: str = "mc") -> torch.Tensor:
@@ -117,25 +146,48 @@ def limited_slope(dl: torch.Tensor, dr: torch.Tensor, limiter: str = "mc") -> to
 
     MC: ``sign(dl) min(2|dl|, 2|dr|, |dl + dr|/2)``; minmod: ``sign(dl) min(|dl|, |dr|)``;
     zero at extrema (``dl dr <= 0``). Symmetric in (dl, dr) and odd, as the symmetry tests need.
+    (The solver's own formula, :func:`_half_slope`, times 2.)
     """
-    mag = torch.minimum(dl.abs(), dr.abs())
-    if limiter == "mc":
-        torch.minimum(mag.mul_(2.0), (dl + dr).abs_().mul_(0.5), out=mag)
-    elif limiter != "minmod":
-        raise ValueError(f"unknown limiter {limiter!r}; choose one of {LIMITERS}")
-    return mag.copysign_(dl).masked_fill_(dl * dr <= 0, 0.0)
+    return 2.0 * _half_slope(torch.stack([dl, dr]), 0, limiter)[0]
 
 
-def _faces(q: torch.Tensor, dim: int, limiter: str) -> torch.Tensor:
-    """[2, ...] left/right states at the n + 1 faces of the n interior cells from a twice-padded ``q``."""
-    m = q.shape[dim]  # n + 4
-    d = q.narrow(dim, 1, m - 1) - q.narrow(dim, 0, m - 1)           # m - 1 differences
-    half = limited_slope(d.narrow(dim, 0, m - 2), d.narrow(dim, 1, m - 2), limiter).mul_(0.5)  # cells 1..m-2
-    # face j + 1/2 lies between padded cells j and j + 1, j = 1 .. n + 1
-    faces = torch.empty((2,) + half.narrow(dim, 0, m - 3).shape, dtype=q.dtype, device=q.device)
-    torch.add(q.narrow(dim, 1, m - 3), half.narrow(dim, 0, m - 3), out=faces[0])
-    torch.sub(q.narrow(dim, 2, m - 3), half.narrow(dim, 1, m - 3), out=faces[1])
-    return faces
+def _hll(z: torch.Tensor, g: torch.Tensor | float, h_dry: float, dry: bool, flux: torch.Tensor,
+         ws: Workspace | None = None) -> torch.Tensor:
+    """HLL flux at faces (formulas in the module docstring), written into ``flux``.
+
+    ``z`` [5, 2, N, ...]: rows 0-2 hold the face primitives (u_t, u_n, h), column 0 the left and 1
+    the right state; rows 3-4 are overwritten with ``m = h u_n`` and ``p = m u_n + g h^2 / 2``.
+    ``g`` broadcasts against [N, ...]. ``dry=False`` promises no face depth ``<= h_dry`` (skips
+    the dry-front speeds, which would leave the numbers unchanged). Fills ``flux`` [3, N, ...] with
+    (F_t, F_h, F_n) and returns the speeds [2, N, ...] ``(s_R, -s_L)``, both >= 0.
+    """
+    ws = ws or Workspace()
+    ut, un, h, m, p = z
+    c = torch.mul(h, g, out=ws("c", h.shape, h)).sqrt_()          # c = sqrt(g h), both sides
+    torch.mul(h, un, out=m)
+    torch.mul(m, un, out=p)
+    tmp = torch.mul(h, h, out=ws("tmp", h.shape, h)).mul_(0.5 * g)
+    p.add_(tmp)
+    s = ws("speeds", (2,) + h.shape[1:], h)                       # (s_R, a_L = -s_L)
+    torch.maximum(*torch.add(un, c, out=tmp), out=s[0])           # max(u_L + c_L, u_R + c_R)
+    torch.maximum(*torch.sub(c, un, out=tmp), out=s[1])           # -min(u_L - c_L, u_R - c_R)
+    if dry:  # a dry neighbour: the wet side's rarefaction front moves at u -/+ 2c
+        wet_dry = h <= h_dry
+        torch.where(wet_dry[0], 2.0 * c[1] - un[1], s[1], out=s[1])
+        torch.where(wet_dry[1], un[0] + 2.0 * c[0], s[0], out=s[0])
+    s.clamp_(min=0.0)                                             # s_L <= 0 <= s_R
+    # both sides dry: span = 0 and every numerator is 0, so the fluxes come out 0
+    span = torch.add(s[0], s[1], out=ws("span", s.shape[1:], h)).clamp_(min=torch.finfo(h.dtype).tiny)
+    prod = torch.mul(s[0], s[1], out=ws("prod", s.shape[1:], h))  # -s_L s_R
+    # (F_h, F_n) = (s_R F(q_L) - s_L F(q_R) - s_L s_R (q_L - q_R)) / (s_R - s_L), F(q) = (m, p), q = (h, m)
+    f = flux[1:3]
+    sf = torch.mul(z[3:5], s, out=ws("s_flux", z[3:5].shape, h))
+    torch.add(sf[:, 0], sf[:, 1], out=f)
+    jump = torch.sub(z[2:4, 0], z[2:4, 1], out=ws("jump", f.shape, h))
+    f.add_(jump.mul_(prod)).div_(span)
+    # F_t = F_h u_t from the upwind side
+    torch.mul(flux[1], torch.where(flux[1] >= 0, ut[0], ut[1], out=tmp[0]), out=flux[0])
+    return s
 
 
 def hll_flux(h: torch.Tensor, un: torch.Tensor, ut: torch.Tensor, g: torch.Tensor | float, h_dry: float
@@ -144,36 +196,56 @@ def hll_flux(h: torch.Tensor, un: torch.Tensor, ut: torch.Tensor, g: torch.Tenso
 
     ``h, un, ut`` are [2, ...]: index 0 the left state, 1 the right state of each face.
     Returns ``(F_h, F_n, F_t, max(-s_L, s_R))``; formulas in the module docstring.
+    (A standalone entry to the solver's :func:`_hll`.)
     """
-    c = torch.sqrt(g * h)
-    s_l = torch.minimum(un[0] - c[0], un[1] - c[1])
-    s_r = torch.maximum(un[0] + c[0], un[1] + c[1])
-    dry = h <= h_dry
-    if bool(dry.any()):  # a dry neighbour: the wet side's rarefaction front moves at u -/+ 2c
-        s_l = torch.where(dry[0], un[1] - 2.0 * c[1], s_l)
-        s_r = torch.where(dry[1], un[0] + 2.0 * c[0], s_r)
-    s_l = s_l.clamp(max=0.0)
-    s_r = s_r.clamp(min=0.0)
-    # both sides dry: span = 0 and every numerator is 0, so the fluxes come out 0
-    span = (s_r - s_l).clamp(min=torch.finfo(h.dtype).tiny)
-    prod = s_l * s_r
-    m = h * un                                   # normal momentum = mass flux, per side
-    p = m * un + (0.5 * g) * (h * h)             # normal momentum flux, per side
-    f_h = (s_r * m[0] - s_l * m[1] + prod * (h[1] - h[0])) / span
-    f_n = (s_r * p[0] - s_l * p[1] + prod * (m[1] - m[0])) / span
-    f_t = f_h * torch.where(f_h >= 0, ut[0], ut[1])
-    return f_h, f_n, f_t, torch.maximum(-s_l, s_r)
+    z = torch.empty((5,) + h.shape, dtype=h.dtype, device=h.device)
+    z[0], z[1], z[2] = ut, un, h
+    flux = torch.empty((3,) + h.shape[1:], dtype=h.dtype, device=h.device)
+    s = _hll(z, g, h_dry, True, flux)
+    return flux[1], flux[2], flux[0], s.amax(0)
 
 
-def _direction(prim: torch.Tensor, dim: int, g: torch.Tensor, boundary: str, limiter: str,
-               h_dry: float, parity: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Flux differences ``F_{i+1/2} - F_{i-1/2}`` [3, B, X, Y] of (h, h u_n, h u_t) along ``dim``
-    from primitives (h, u_n, u_t) [3, B, X, Y], and the largest face speed per sample [B]."""
-    faces = _faces(_pad(prim, dim, boundary, parity), dim, limiter)  # [2, 3, B, ...]
-    f_h, f_n, f_t, speed = hll_flux(faces[:, 0], faces[:, 1], faces[:, 2], g, h_dry)
-    flux = torch.stack([f_h, f_n, f_t])
-    n = prim.shape[dim]
-    return flux.narrow(dim, 1, n) - flux.narrow(dim, 0, n), speed.flatten(1).amax(1)
+def _fill_ghosts(p: torch.Tensor, boundary: str, lo: bool = True, hi: bool = True) -> None:
+    """Two ghost cells at the low and/or high end of dim -2 of padded primitives [3, N, n + 4, m],
+    (u_t, u_n, h); ``lo``/``hi`` say which ends lie on the domain boundary (periodic needs both)."""
+    n = p.shape[-2] - 4
+    if boundary == "extrapolation":
+        if lo:
+            p[:, :, :2] = p[:, :, 2:3]
+        if hi:
+            p[:, :, n + 2:] = p[:, :, n + 1:n + 2]
+    elif boundary == "wall":  # mirror image, normal velocity reversed
+        if lo:
+            p[:, :, 0], p[:, :, 1] = p[:, :, 3], p[:, :, 2]
+            p[1, :, :2].neg_()
+        if hi:
+            p[:, :, n + 2], p[:, :, n + 3] = p[:, :, n + 1], p[:, :, n]
+            p[1, :, n + 2:].neg_()
+    elif boundary == "periodic":
+        if lo != hi:  # pragma: no cover - regions are chosen to avoid it
+            raise ValueError("a periodic boundary needs the whole axis")
+        if lo:
+            p[:, :, :2] = p[:, :, n:n + 2]
+            p[:, :, n + 2:] = p[:, :, 2:4]
+    else:  # pragma: no cover - validated by callers
+        raise ValueError(f"unknown boundary {boundary!r}; choose one of {sorted(BOUNDARIES)}")
+
+
+def _sweep(p: torch.Tensor, g: torch.Tensor, limiter: str, h_dry: float, dry: bool, ws: Workspace
+           ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flux differences ``F_{i+1/2} - F_{i-1/2}`` [3, N, n, m] of (h u_t, h, h u_n) along dim -2
+    from padded primitives [3, N, n + 4, m] (u_t, u_n, h), and the largest face speed [N]."""
+    k = p.shape[-2]                                               # n + 4
+    d = torch.sub(p[:, :, 1:], p[:, :, :-1], out=ws("d", p[:, :, 1:].shape, p))
+    half = _half_slope(d, -2, limiter, ws)                        # padded cells 1 .. n + 2
+    # face j + 1/2 lies between padded cells j and j + 1, j = 1 .. n + 1
+    z = ws("faces", (5, 2) + p[:, :, 1:k - 2].shape[1:], p)
+    torch.add(p[:, :, 1:k - 2], half[:, :, :k - 3], out=z[:3, 0])
+    torch.sub(p[:, :, 2:k - 1], half[:, :, 1:], out=z[:3, 1])
+    flux = ws("flux", (3,) + z.shape[2:], p)
+    s = _hll(z, g, h_dry, dry, flux, ws)
+    diff = torch.sub(flux[:, :, 1:], flux[:, :, :-1], out=ws("flux_diff", p[:, :, 2:k - 2].shape, p))
+    return diff, s.amax((0, -2, -1))
 
 
 def velocities(h: torch.Tensor, hu: torch.Tensor, hv: torch.Tensor, h_dry: float
@@ -184,26 +256,84 @@ def velocities(h: torch.Tensor, hu: torch.Tensor, hv: torch.Tensor, h_dry: float
     return (hu / safe).masked_fill_(dry, 0.0), (hv / safe).masked_fill_(dry, 0.0)
 
 
-_PARITY = (1.0, -1.0, 1.0)
+Region = tuple[int, int, int, int]
+
+
+def _rhs(q: torch.Tensor, dx: float, dy: float, g: torch.Tensor, boundary: str, limiter: str,
+         h_dry: float, dry: bool, ws: Workspace, out: torch.Tensor, region: Region
+         ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``L(q)`` on the cells ``[a, b) x [c, d)`` of ``region``, written into ``out[:, :, a:b, c:d]``
+    (the rest of ``out`` is left alone); returns the largest speeds [B] over the x and y faces of
+    those cells. ``g`` is [B, 1, 1]. A region edge is either a domain edge or at least 2 cells
+    inside it (whole axis for periodic), so its ghost cells are real cells or boundary ghosts."""
+    _, nb, nx, ny = q.shape
+    a, b, c, d = region
+    lx, ly = b - a, d - c
+    # primitives on the region widened by the 2 cells each sweep reads beyond it
+    e0, e1, f0, f1 = max(a - 2, 0), min(b + 2, nx), max(c - 2, 0), min(d + 2, ny)
+    h, hu, hv = q[:, :, e0:e1, f0:f1]
+    vel = ws("vel", (2, nb, e1 - e0, f1 - f0), q)                 # (v, u)
+    if dry:
+        wet_dry = h <= h_dry
+        safe = h.masked_fill(wet_dry, 1.0)
+        torch.div(hu, safe, out=vel[1]).masked_fill_(wet_dry, 0.0)
+        torch.div(hv, safe, out=vel[0]).masked_fill_(wet_dry, 0.0)
+    else:
+        torch.div(hu, h, out=vel[1])
+        torch.div(hv, h, out=vel[0])
+    # padded primitives (u_t, u_n, h), normal along dim -2: x sweep (v, u, h), y sweep (u, v, h)^T;
+    # a square region stacks both sweeps along the batch dim, so one set of calls does both
+    stacked = lx == ly
+    if stacked:
+        both = ws("prim", (3, 2 * nb, lx + 4, ly), q)
+        px, py = both[:, :nb], both[:, nb:]
+    else:
+        px, py = ws("prim_x", (3, nb, lx + 4, ly), q), ws("prim_y", (3, nb, ly + 4, lx), q)
+    r0, c0 = e0 - (a - 2), f0 - (c - 2)                           # 2 at a domain edge, else 0
+    px[:2, :, r0:r0 + e1 - e0] = vel[:, :, :, c - f0:d - f0]
+    px[2, :, r0:r0 + e1 - e0] = h[:, :, c - f0:d - f0]
+    py[0, :, c0:c0 + f1 - f0] = vel[1, :, a - e0:b - e0].mT
+    py[1, :, c0:c0 + f1 - f0] = vel[0, :, a - e0:b - e0].mT
+    py[2, :, c0:c0 + f1 - f0] = h[:, a - e0:b - e0].mT
+    if stacked and (a == 0) == (c == 0) and (b == nx) == (d == ny):
+        _fill_ghosts(both, boundary, a == 0, b == nx)
+    else:
+        _fill_ghosts(px, boundary, a == 0, b == nx)
+        _fill_ghosts(py, boundary, c == 0, d == ny)
+    if stacked:
+        diff, speed = _sweep(both, torch.cat([g, g]), limiter, h_dry, dry, ws)
+        fx, gy, ax, ay = diff[:, :nb], diff[:, nb:], speed[:nb], speed[nb:]
+    else:
+        fx, ax = _sweep(px, g, limiter, h_dry, dry, ws)
+        fx = fx.clone()  # the y sweep reuses the scratch tensors
+        gy, ay = _sweep(py, g, limiter, h_dry, dry, ws)
+    # -(F/dx + G/dy) as F/(-dx) + G/(-dy) (negation is exact); x and y terms are added
+    # (commutative), so the transpose symmetry holds to the last bit
+    fx.div_(-dx)
+    gy.div_(-dy)
+    gy = gy.mT
+    r = out[:, :, a:b, c:d]
+    torch.add(fx[1], gy[1], out=r[0])
+    torch.add(fx[2], gy[0], out=r[1])
+    torch.add(fx[0], gy[2], out=r[2])
+    return ax, ay
 
 
 def swe_rhs(q: torch.Tensor, dx: float, dy: float, g: torch.Tensor | float,
-            boundary: str = "extrapolation", limiter: str = "mc", h_dry: float = 1e-10
+            boundary: str = "extrapolation", limiter: str = "mc", h_dry: float = 1e-10, *,
+            dry: bool = True, ws: Workspace | None = None, out: torch.Tensor | None = None
             ) -> tuple[torch.Tensor, torch.Tensor]:
     """Semi-discrete right-hand side ``L(q) = -(dF/dx + dG/dy)`` of the state q = (h, hu, hv).
 
     ``q`` is [3, B, X, Y] (x along dim -2, y along dim -1). Returns ``(L(q), rate)`` with
     ``rate = a_x/dx + a_y/dy`` [B], the inverse of the largest stable step at unit CFL number.
+    ``dry=False`` promises that no depth is ``<= h_dry`` (skips dry-cell work whose result would
+    be the same); ``ws`` reuses scratch tensors between calls; ``out`` receives ``L(q)``.
     """
-    h = q[0]
-    g = _as_batch(g, h)
-    u, v = velocities(h, q[1], q[2], h_dry)
-    parity = torch.tensor(_PARITY, dtype=q.dtype, device=q.device).reshape(3, 1, 1, 1)
-    fx, ax = _direction(torch.stack([h, u, v]), -2, g, boundary, limiter, h_dry, parity)  # (h, hu, hv)
-    gy, ay = _direction(torch.stack([h, v, u]), -1, g, boundary, limiter, h_dry, parity)  # (h, hv, hu)
-    gy = gy[[0, 2, 1]]
-    # x and y terms are added (commutative), so the transpose symmetry holds to the last bit
-    return -(fx / dx + gy / dy), ax / dx + ay / dy
+    out = out if out is not None else torch.empty_like(q)
+    ax, ay = _rhs(q, dx, dy, _as_batch(g, q[0]), boundary, limiter, h_dry, dry, ws or Workspace(), out,
+                  (0, q.shape[2], 0, q.shape[3]))
+    return out, ax / dx + ay / dy
 
 
 def _as_batch(g: torch.Tensor | float, like: torch.Tensor) -> torch.Tensor:
@@ -214,19 +344,67 @@ def _as_batch(g: torch.Tensor | float, like: torch.Tensor) -> torch.Tensor:
 
 
 # --------------------------------------------------------------------------------------------
+# quiet region
+# --------------------------------------------------------------------------------------------
+#
+# Where the state equals a still background (the corner cell's state, u = v = 0) over the whole
+# stencil, every face sees two equal states with zero slopes: all fluxes there are equal, their
+# differences exactly 0, and the update leaves those cells bit for bit as they are. A cell's
+# update reads 2 cells along each axis, so a stage can change only the cells within 2 of the
+# bounding box of the cells that differ from the background, and a step (two stages) those within
+# 4. The solver computes those cells only; the faces it skips all carry the background's speed,
+# which enters the CFL rate as one more candidate. The result is bitwise the full computation's.
+
+def _span(lo: int, hi: int, n: int, margin: int, periodic: bool) -> tuple[int, int]:
+    """Cells ``[a, b)`` covering ``lo .. hi`` widened by ``margin``, extended to the domain edge
+    when within 2 cells of it (and to the whole axis for periodic, whose ghosts wrap around)."""
+    a, b = lo - margin, hi + 1 + margin
+    a = 0 if a < 2 else a
+    b = n if b > n - 2 else b
+    if periodic and (a == 0 or b == n):
+        a, b = 0, n
+    return a, b
+
+
+def _region(box: Region, nx: int, ny: int, margin: int, periodic: bool) -> Region:
+    """The computed region for the bounding box ``(r0, r1, c0, c1)`` (inclusive) of the cells off
+    the background, widened by ``margin``; made square where it can be (one stacked sweep)."""
+    a, b = _span(box[0], box[1], nx, margin, periodic)
+    c, d = _span(box[2], box[3], ny, margin, periodic)
+    for _ in range(3):
+        if nx != ny or b - a == d - c:
+            break
+        size = max(b - a, d - c)
+
+        def widen(a: int, b: int) -> tuple[int, int]:
+            extra = size - (b - a)
+            a, b = a - extra // 2, b + extra - extra // 2
+            a, b = (0, b - a) if a < 0 else (a, b)
+            a, b = (a - (b - nx), nx) if b > nx else (a, b)
+            return _span(a, b - 1, nx, 0, periodic)
+
+        (a, b), (c, d) = widen(a, b), widen(c, d)
+    return a, b, c, d
+
+
+# --------------------------------------------------------------------------------------------
 # time integration
 # --------------------------------------------------------------------------------------------
 
 def solve_swe(h0: Any, hu0: Any, hv0: Any, times: Sequence[float], dx: float, dy: float,
               g: Any = 1.0, boundary: str = "extrapolation", cfl: float = 0.4, limiter: str = "mc",
               h_dry: float = 1e-10, dtype: torch.dtype = torch.float64,
-              device: str | torch.device = "cpu", max_steps: int = 1_000_000) -> dict[str, Any]:
+              device: str | torch.device = "cpu", max_steps: int = 1_000_000,
+              skip_quiet: bool | None = None) -> dict[str, Any]:
     """Evolve states [B, X, Y] (or [X, Y]) from t = 0 and return them at ``times``.
 
     ``times``: non-decreasing output times >= 0 (0 returns the initial state); ``g`` a float or
     one value per sample. The CFL step ``dt = cfl / rate`` is taken per sample and shortened to
     land exactly on each output time; samples that have arrived wait with ``dt = 0`` (which
     leaves their state unchanged), so each sample's steps depend on itself only.
+    ``skip_quiet``: compute only the cells that can change (see "quiet region" above; the
+    numbers are the same bit for bit); default on for the CPU, off for a GPU, where finding the
+    region each step would stall the queue.
 
     Returns a dict with float tensors ``h, hu, hv`` [B, T, X, Y] in ``dtype``, ``n_steps`` [B]
     (int64) and ``min_depth`` (the smallest depth met after any stage, a float).
@@ -253,47 +431,107 @@ def solve_swe(h0: Any, hu0: Any, hv0: Any, times: Sequence[float], dx: float, dy
     if times.ndim != 1 or times.size == 0 or times[0] < 0 or np.any(np.diff(times) < 0):
         raise ValueError(f"times must be a non-empty non-decreasing 1D sequence of values >= 0; got {times}")
     q = torch.stack(state)
-    b = q.shape[1]
+    _, b, nx, ny = q.shape
     g = _as_batch(g, q[0])
     if g.shape[0] != b or bool((g <= 0).any()):
         raise ValueError(f"g must be positive, a float or one value per sample ({b}); got {g.flatten().tolist()}")
 
-    def dry_fix(q: torch.Tensor) -> torch.Tensor:
-        q[1:].masked_fill_((q[0] <= h_dry).unsqueeze(0), 0.0)
-        return q
+    # On the CPU reading a scalar back is free, so the smallest depth of each stage decides
+    # whether the dry-cell work of the next one is needed (skipping it changes no number), and
+    # the quiet region is found each step. On a GPU each read would stall the queue: the
+    # dry-cell work always runs there, over the whole grid, and the smallest depth stays on the
+    # device until the end.
+    host = q.device.type == "cpu"
+    skip_quiet = host if skip_quiet is None else bool(skip_quiet)
+    full = (0, nx, 0, ny)
+    ws = Workspace()
 
-    q = dry_fix(q)
+    def after_stage(q: torch.Tensor, min_depth: Any) -> tuple[Any, bool]:
+        """Zero the momentum of dry cells; returns the running smallest depth, and whether
+        the next stage may meet a dry cell."""
+        low = q[0].amin()
+        if host:
+            low = float(low)
+            if low > h_dry:
+                return min(min_depth, low), False
+        q[1:].masked_fill_((q[0] <= h_dry).unsqueeze(0), 0.0)
+        return (min(min_depth, low) if host else torch.minimum(min_depth, low)), True
+
+    background: dict[str, Any] = {"state": None}
+
+    def regions(q: torch.Tensor) -> tuple[Region, Region, torch.Tensor | None]:
+        """Cells that stage 1 and stage 2 of the next step can change, and the background's face
+        speed [B] (None when stage 1 computes every face)."""
+        if not skip_quiet:
+            return full, full, None
+        corner = q[:, :, 0, 0]
+        if bool((corner[1:] != 0).any()):  # a moving background: no quiet cells to rely on
+            return full, full, None
+        off = (q != corner[:, :, None, None]).flatten(0, 1).any(0)
+        rows, cols = off.any(1).nonzero().flatten().tolist(), off.any(0).nonzero().flatten().tolist()
+        box = (rows[0], rows[-1], cols[0], cols[-1]) if rows else (0, 0, 0, 0)
+        first, second = (_region(box, nx, ny, m, boundary == "periodic") for m in (2, 4))
+        if first == full:
+            return first, second, None
+        key = corner[0].tolist()
+        if background["state"] != key:  # its speed, by the solver's own flux on a still face
+            z = torch.zeros((5, 2, b, 1, 1), dtype=q.dtype, device=q.device)
+            z[2] = corner[0].reshape(1, b, 1, 1)
+            s = _hll(z, g, h_dry, True, torch.empty((3, b, 1, 1), dtype=q.dtype, device=q.device))
+            background.update(state=key, speed=s.amax((0, -2, -1)))
+        return first, second, background["speed"]
+
+    def update(dst: torch.Tensor, src: torch.Tensor, region: Region) -> torch.Tensor:
+        """``dst = src`` outside ``region``; returns the views (dst, src) inside it."""
+        if region != full:
+            dst.copy_(src)
+        a, b_, c, d = region
+        return dst[:, :, a:b_, c:d], src[:, :, a:b_, c:d]
+
+    r = torch.empty_like(q)
+    q, q1, q2 = q, torch.empty_like(q), torch.empty_like(q)  # state, stage, next state
+    min_depth, dry = after_stage(q, math.inf if host else q[0].amin())
     t = torch.zeros(b, dtype=torch.float64, device=device)
     n_steps = torch.zeros(b, dtype=torch.int64, device=device)
     out = torch.empty((3, b, len(times)) + tuple(q.shape[2:]), dtype=dtype, device=device)
-    min_depth = float(q[0].min())
     total = 0
     for k, t_out in enumerate(times):
         while True:
             active = t < t_out
-            if not bool(active.any()):
+            if not bool(active.any()):  # the one host read per step on a GPU (loop control)
                 break
             total += 1
             if total > max_steps:
                 raise RuntimeError(f"more than max_steps={max_steps} steps before t={t_out}: the CFL step "
                                    f"collapsed (check the state for huge velocities)")
-            r, rate = swe_rhs(q, dx, dy, g, boundary, limiter, h_dry)
-            rate = rate.to(torch.float64)
+            first, second, still_speed = regions(q)
+            ax, ay = _rhs(q, dx, dy, g, boundary, limiter, h_dry, dry, ws, r, first)
+            if still_speed is not None:
+                ax, ay = torch.maximum(ax, still_speed), torch.maximum(ay, still_speed)
+            rate = (ax / dx + ay / dy).to(torch.float64)
             dt_cfl = cfl / rate  # rate 0 (all dry and still): inf, one step to the output time
             remaining = t_out - t
             arrive = dt_cfl >= remaining
             dt = torch.where(arrive, remaining, dt_cfl).masked_fill_(~active, 0.0)
             dtb = dt.to(dtype).reshape(1, -1, 1, 1)
-            q1 = dry_fix(q + dtb * r)
-            r, _ = swe_rhs(q1, dx, dy, g, boundary, limiter, h_dry)
-            q = dry_fix(0.5 * (q + (q1 + dtb * r)))
-            min_depth = min(min_depth, float(q1[0].min()), float(q[0].min()))
-            if not bool(torch.isfinite(q).all()):
-                raise RuntimeError(f"non-finite state near t={float(t.max()):.4g}; lower cfl (now {cfl})")
+            stage, now = update(q1, q, first)
+            a, b_, c, d = first
+            torch.add(r[:, :, a:b_, c:d].mul_(dtb), now, out=stage)         # q1 = q + dt L(q)
+            min_depth, dry = after_stage(q1, min_depth)
+            _rhs(q1, dx, dy, g, boundary, limiter, h_dry, dry, ws, r, second)
+            a, b_, c, d = second
+            step = r[:, :, a:b_, c:d].mul_(dtb).add_(q1[:, :, a:b_, c:d])
+            nxt, now = update(q2, q, second)
+            torch.add(step, now, out=nxt).mul_(0.5)                          # (q + (q1 + dt L(q1))) / 2
+            min_depth, dry = after_stage(q2, min_depth)
+            q, q2 = q2, q
             t = torch.where(active & arrive, torch.full_like(t, float(t_out)), t + dt)
             n_steps += active.to(torch.int64)
+        # a non-finite state makes its rate NaN, hence its time NaN: it stops stepping and is caught here
+        if not bool(torch.isfinite(q).all()):
+            raise RuntimeError(f"non-finite state before t={float(t_out):.4g}; lower cfl (now {cfl})")
         out[:, :, k] = q
-    return {"h": out[0], "hu": out[1], "hv": out[2], "n_steps": n_steps, "min_depth": min_depth}
+    return {"h": out[0], "hu": out[1], "hv": out[2], "n_steps": n_steps, "min_depth": float(min_depth)}
 
 
 # --------------------------------------------------------------------------------------------
