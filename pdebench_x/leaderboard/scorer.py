@@ -434,13 +434,10 @@ def build_record(entries: list[dict[str, Any]], fp: Mapping[str, Any], solver: M
         values = [e.get(key) for e in entries if e.get(key) is not None]
         return math.fsum(values) / len(values) if len(values) == len(entries) else None
 
-    problem = fp["problem"]
     record = {
         "schema_version": CURRENT_VERSION,
         "solver": dict(solver),
-        "dataset": {"name": fp["dataset"], "family": fp["family"], "preset": fp["preset"], "fingerprint": fp["id"],
-                    "kind": problem["kind"], "n_test_samples": int(fp["test"]["n_samples"]),
-                    "target_channels": list(fp["test"]["target_channels"])},
+        "dataset": _dataset_entry(fp),
         "setting": setting,
         "source": source,
         "primary_metric": PRIMARY_METRIC,
@@ -637,16 +634,20 @@ def _fit_budget(run: Mapping[str, Any]) -> str:
     return f" ({', '.join(steps)})" if steps else ""
 
 
+def _dataset_entry(fp: Mapping[str, Any]) -> dict[str, Any]:
+    """The record's description of the official split it was scored on."""
+    return {"name": fp["dataset"], "family": fp["family"], "preset": fp["preset"], "fingerprint": fp["id"],
+            "kind": fp["problem"]["kind"], "n_test_samples": int(fp["test"]["n_samples"]),
+            "target_channels": list(fp["test"]["target_channels"])}
+
+
 def build_not_applicable_record(fp: Mapping[str, Any], solver: Mapping[str, Any], reason: str,
                                 setting: str | None = None) -> dict[str, Any]:
     """A record saying the solver does not apply to the dataset (N/A on the board), and why."""
-    problem = fp["problem"]
     record = {
         "schema_version": CURRENT_VERSION,
         "solver": dict(solver),
-        "dataset": {"name": fp["dataset"], "family": fp["family"], "preset": fp["preset"], "fingerprint": fp["id"],
-                    "kind": problem["kind"], "n_test_samples": int(fp["test"]["n_samples"]),
-                    "target_channels": list(fp["test"]["target_channels"])},
+        "dataset": _dataset_entry(fp),
         "setting": setting or "not applicable",
         "source": "run",
         "primary_metric": PRIMARY_METRIC,
