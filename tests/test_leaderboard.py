@@ -786,3 +786,13 @@ def test_board_same_k_table_has_both_kinds_and_na(env, pi, tmp_path):
     assert "Not scored on these instances: fno-v1" in same_k
     page = (board / "index.html").read_text()
     assert f'id="table-samek-{name}"' in page and 'data-kind="per_instance"' in page and 'data-kind="operator"' in page
+
+
+def test_solver_links_keep_only_the_address():
+    """A record's code field often carries a note after the address ("... (commit abc)"): the
+    board links the address alone, and refuses anything that is not a plain http(s) address."""
+    from pdebench_x.leaderboard.board import _safe_url
+    assert _safe_url("https://github.com/o/r (commit 3a68a90)") == "https://github.com/o/r"
+    assert _safe_url("javascript:alert(1)") is None
+    assert _safe_url('https://x.org/"onmouseover=') is None
+    assert _safe_url(None) is None and _safe_url("  ") is None

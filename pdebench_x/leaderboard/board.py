@@ -216,7 +216,10 @@ def rank_label(row: Mapping[str, Any]) -> str:
 
 
 def _safe_url(url: str | None) -> str | None:
-    return url if url and url.startswith(("https://", "http://")) else None
+    """The http(s) address at the start of a record's link field ("https://... (commit abc)" is
+    common: the note after the address would break a Markdown link and an href)."""
+    url = (url or "").strip().split(maxsplit=1)[0] if url and url.strip() else ""
+    return url if url.startswith(("https://", "http://")) and all(c not in url for c in '"<>()') else None
 
 
 def dataset_title(rows: Sequence[Mapping[str, Any]], name: str) -> str:
