@@ -128,7 +128,7 @@ def cmd_fingerprint(args) -> int:
         key, value = item.split("=", 1)
         OmegaConf.update(cfg, key, _parse_value(value))
     fp = fingerprint.make_fingerprint(OmegaConf.to_container(cfg, resolve=True), _data_root(args),
-                                      progress=True)
+                                      progress=True, samples=args.samples)
     path = fingerprint.write_fingerprint(fp, store.fingerprints_dir(_board(args)), overwrite=args.overwrite)
     print(f"fingerprint of {fp['dataset']} written to {path} (id {fp['id'][:12]})")
     return 0
@@ -179,6 +179,8 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--preset", default="small")
     f.add_argument("--set", nargs="*", help="data config overrides key=value (a new dataset name)")
     f.add_argument("--overwrite", action="store_true", help="replace a shipped fingerprint (generator changed)")
+    f.add_argument("--samples", type=int, help="a partial fingerprint of the first N test samples (presets too "
+                                                "expensive to generate whole here)")
     common(f)
     f.set_defaults(func=cmd_fingerprint)
     return p

@@ -796,3 +796,21 @@ def test_solver_links_keep_only_the_address():
     assert _safe_url("javascript:alert(1)") is None
     assert _safe_url('https://x.org/"onmouseover=') is None
     assert _safe_url(None) is None and _safe_url("  ") is None
+
+
+def test_partial_fingerprint_checks_its_first_samples_of_the_full_split(tmp_path):
+    """A fingerprint of the first N test samples (for presets too costly to generate whole):
+    the full split regenerated elsewhere matches; a split whose sample 0 differs does not."""
+    cfg = compose_cfg(NS_TINY, tmp_path / "data")                     # 3 test samples
+    fp = fpm.make_fingerprint(cfg.data, tmp_path / "fp_data", zero_shot=False, progress=False,
+                              measure_samples=1, samples=2)
+    assert fp["test"]["n_samples"] == 3 and fp["test"]["checked_samples"] == 2
+    assert len(fp["test"]["inputs_sha256_per_sample"]) == 2
+    assert not (tmp_path / "fp_data").exists() or not any((tmp_path / "fp_data").rglob("*.h5"))
+    plan = fpm.plan_of(fp, tmp_path / "data")
+    full = fpm.ensure_test_split(plan, progress=False)                # the whole split, made anew
+    fpm.check_split(full, fp, "test", tmp_path / "data")              # its first 2 samples match
+    with h5py.File(full, "r+") as f:
+        f["t0_fields/vorticity"][0, 0] += 1.0                          # sample 0's initial field
+    with pytest.raises(fpm.FingerprintMismatch, match="inputs of 1 of 3 samples differ"):
+        fpm.check_split(full, fp, "test", tmp_path / "data")
