@@ -814,3 +814,15 @@ def test_partial_fingerprint_checks_its_first_samples_of_the_full_split(tmp_path
         f["t0_fields/vorticity"][0, 0] += 1.0                          # sample 0's initial field
     with pytest.raises(fpm.FingerprintMismatch, match="inputs of 1 of 3 samples differ"):
         fpm.check_split(full, fp, "test", tmp_path / "data")
+
+
+def test_board_marks_solvers_given_the_equation():
+    """PROSE (symbol branch on) is marked; the same record with the branch off, and a plain
+    operator learner, are not; a record's explicit flag wins over its seeds' configs."""
+    from pdebench_x.leaderboard.board import given_equation
+    def rec(use_symbols, flag=None):
+        solver = {"name": "s", **({"given_equation": flag} if flag is not None else {})}
+        return {"solver": solver, "seeds": [{"config": {"model": {"net": {"use_symbols": use_symbols}}}}]}
+    assert given_equation(rec(True)) and not given_equation(rec(False)) and not given_equation(rec(None))
+    assert not given_equation(rec(True, flag=False)) and given_equation(rec(None, flag=True))
+    assert not given_equation({"solver": {"name": "n/a"}, "seeds": []})

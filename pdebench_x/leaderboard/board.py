@@ -73,7 +73,7 @@ def make_rows(records: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[str, 
         by_dataset[rec["dataset"]["name"]].append({
             "solver": rec["solver"]["name"], "model": rec["solver"]["model"], "kind": rec["solver"]["kind"],
             "paper": rec["solver"].get("paper"), "code": rec["solver"].get("code"),
-            "dataset": rec["dataset"], "setting": rec["setting"], "source": rec["source"],
+            "given_equation": given_equation(rec), "dataset": rec["dataset"], "setting": rec["setting"], "source": rec["source"],
             "mean": mean, "std": std or 0.0,
             "metrics": {k: _stat(agg, k) for k, _ in METRIC_COLUMNS},
             "zero_shot": _stat(zs["aggregate"], PRIMARY_METRIC) if zs else None,
@@ -114,7 +114,7 @@ def _same_k_row(rec: Mapping[str, Any]) -> dict[str, Any]:
         "solver": rec["solver"]["name"], "model": rec["solver"]["model"], "kind": rec["solver"]["kind"],
         "kind_label": KIND_LABEL.get(rec["solver"]["kind"], rec["solver"]["kind"]),
         "paper": rec["solver"].get("paper"), "code": rec["solver"].get("code"), "dataset": rec["dataset"],
-        "setting": rec["setting"], "applicable": applicable, "reason": rec.get("reason"),
+        "given_equation": given_equation(rec), "setting": rec["setting"], "applicable": applicable, "reason": rec.get("reason"),
         "mean": mean,
         "std_instances": spread.get("std") if applicable else None,
         # one fit per instance has no training seeds: its "over seeds" spread is only shown for
@@ -215,6 +215,24 @@ def rank_label(row: Mapping[str, Any]) -> str:
     return f"{row['rank']}=" if row["tied"] else str(row["rank"])
 
 
+#: Appended to a solver's name when it is given the PDE's equation and coefficients as an input.
+EQUATION_MARK = " (eq.)"
+
+
+def given_equation(rec: Mapping[str, Any]) -> bool:
+    """Whether the solver read the symbolic equation with its coefficients (PROSE with its symbol
+    branch on), beyond the fields every operator learner sees: the record's own flag if it has
+    one, else the training config of its seeds (``model.net.use_symbols``)."""
+    flag = rec["solver"].get("given_equation")
+    if flag is not None:
+        return bool(flag)
+    for seed in rec.get("seeds") or []:
+        net = (((seed.get("config") or {}).get("model") or {}).get("net") or {})
+        if net.get("use_symbols"):
+            return True
+    return False
+
+
 def _safe_url(url: str | None) -> str | None:
     """The http(s) address at the start of a record's link field ("https://... (commit abc)" is
     common: the note after the address would break a Markdown link and an href)."""
@@ -254,6 +272,10 @@ presets); N/A where a solver was not or cannot be scored there.
 setting were trained on a CPU for a few epochs so that anyone can reproduce them
 (`python benchmarks/make_board.py`); they rank the solvers at that budget only and are not the
 papers' numbers.
+
+**Equation input.** A solver marked `(eq.)` is given the PDE's symbolic equation with its
+coefficients as an input (PROSE with its symbol branch on), beyond the fields every operator
+learner sees; on a fixed-coefficient dataset that input is the same for every sample.
 
 **Same K instances.** Per-instance solvers (PINN, LPINN, PIG) are fitted afresh on each of K
 test instances, not on the full split, so they are not in the ranked tables. Where they have
@@ -324,6 +346,7 @@ def render_same_k_markdown(name: str, group: Mapping[str, Any]) -> list[str]:
     for r in group["rows"]:
         link = _safe_url(r["code"]) or _safe_url(r["paper"])
         solver = f"[{_md_escape(r['solver'])}]({link})" if link else _md_escape(r["solver"])
+        solver += EQUATION_MARK if r.get("given_equation") else ""
         cells = [solver, r["kind_label"]] + [text for text, _ in _same_k_cells(r)] + [_md_escape(_same_k_note(r))]
         out.append("| " + " | ".join(cells) + " |")
     if group["missing"]:
@@ -369,6 +392,7 @@ def _markdown_main_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     for r in rows:
         link = _safe_url(r["code"]) or _safe_url(r["paper"])
         solver = f"[{_md_escape(r['solver'])}]({link})" if link else _md_escape(r["solver"])
+        solver += EQUATION_MARK if r.get("given_equation") else ""
         cells = [rank_label(r), solver, f"**{fmt_pm(r['mean'], r['std'])}**",
                  fmt_pm(*r["zero_shot"]) if r["zero_shot"] else NA]
         cells += [fmt(r["metrics"][k][0]) for k, _ in METRIC_COLUMNS]
@@ -580,7 +604,8 @@ def render_html(tables: Mapping[str, list[dict[str, Any]]],
             '<p class="banner"><b>Setting.</b> Records at the <i>small</i> setting were trained on a CPU for a few '
             'epochs so that anyone can reproduce them (<code>python benchmarks/make_board.py</code>); they rank '
             "the solvers at that budget only and are not the papers' numbers. Primary metric: nRMSE, mean ± std "
-            'over ≥ 3 training seeds; <code>2=</code> marks a tie (within one std of the group leader). '
+            'over ≥ 3 training seeds; <code>2=</code> marks a tie (within one std of the group leader); '
+            '<code>(eq.)</code> marks a solver given the symbolic equation with its coefficients as input. '
             'Per-instance solvers (fitted afresh on K test instances) are not ranked here: they appear in each '
             "dataset's <i>same K instances</i> table, beside the operator learners scored on the same instances. "
             'Click a column header to sort.</p>']
@@ -636,6 +661,7 @@ def _dataset_table(name: str, rows: Sequence[Mapping[str, Any]]) -> str:
         solver = html.escape(r["solver"])
         if link:
             solver = f'<a href="{html.escape(link)}">{solver}</a>'
+        solver += html.escape(EQUATION_MARK) if r.get("given_equation") else ""
         zs = r["zero_shot"]
         cells = [_td(rank_label(r), r["rank"], "rank"), _td(solver, r["solver"], "name"),
                  _td(fmt_pm(r["mean"], r["std"]), _num(r["mean"]), "primary"),
@@ -666,6 +692,7 @@ def _same_k_table(name: str, group: Mapping[str, Any], index: int) -> str:
         solver = html.escape(r["solver"])
         if link:
             solver = f'<a href="{html.escape(link)}">{solver}</a>'
+        solver += html.escape(EQUATION_MARK) if r.get("given_equation") else ""
         cells = [_td(solver, r["solver"], "name"), _td(html.escape(r["kind_label"]), r["kind_label"], "text")]
         for (text, value), (key, _) in zip(_same_k_cells(r), SAME_K_HEADS):
             cells.append(_td(html.escape(text), _num(value), "primary" if key == "nrmse" else ""))
