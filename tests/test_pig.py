@@ -54,6 +54,25 @@ def test_gradients_reach_means_scales_and_weights_through_a_residual():
     assert all(p.grad is not None and p.grad.abs().max() > 0 for p in f.mlp.parameters())
 
 
+def test_closed_form_laplacian_equals_autograd_and_its_parameter_gradients():
+    torch.manual_seed(3)
+    axes = [Axis("x", -1.0, 1.0), Axis("y", 0.0, 3.0, periodic=True)]   # unequal lengths, a wrapped axis
+    f = GaussianField(axes, 2, n_gaussians=20, sigma_init=0.3, max_elements=4 * 20 * 9).double()
+    x = (torch.rand(40, dtype=torch.float64) * 2 - 1).requires_grad_(True)
+    y = (torch.rand(40, dtype=torch.float64) * 3).requires_grad_(True)
+    u = f(x, y)
+    lap = torch.stack([R.laplacian(u[:, i], x, y) for i in range(2)], -1)
+    u_closed, lap_closed = f.value_and_laplacian(x, y)
+    torch.testing.assert_close(u_closed, u)
+    torch.testing.assert_close(lap_closed, lap)
+    assert lap.abs().max() > 1e-3                                    # a non-trivial Laplacian
+    params = [p for name, p in f.named_parameters() if name != "mlp.2.bias"]   # the Laplacian ignores it
+    auto = torch.autograd.grad((lap**2).sum(), params)
+    closed = torch.autograd.grad((lap_closed**2).sum(), params)
+    for a, c in zip(auto, closed):
+        torch.testing.assert_close(c, a)
+
+
 def test_chunked_evaluation_is_exact_and_bounded():
     torch.manual_seed(2)
     big = GaussianField(AXES, 2, n_gaussians=50, channels=4)

@@ -74,6 +74,46 @@ class GaussianField(nn.Module):
             exponent = exponent + (diff / self.sigma[None, :, :, d]) ** 2
         return (torch.exp(-0.5 * exponent) * self.weight[None]).sum(-1)
 
+    def value_and_laplacian(self, *coords: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(u, u_xx + u_yy + ...) in physical coordinates, [P, n_out] each, in closed form.
+
+        Gaussians have closed-form derivatives and the MLP is Linear-tanh-Linear, so the
+        Laplacian costs one extra pass over the [P, K, N] Gaussians and its parameter gradient
+        one backward pass, instead of autograd's two nested backward passes (about 3x faster
+        on CPU; equal to the autograd Laplacian to rounding, tested).
+        """
+        if len(coords) != len(self.axes):
+            raise ValueError(f"{len(coords)} coordinate tensors for axes {[a.name for a in self.axes]}")
+        z = self.normalise(list(coords))
+        step = self.chunk_points
+        parts = [self._features_and_derivatives([zd[s:s + step] for zd in z]) for s in range(0, z[0].shape[0], step)]
+        fe, grads, lap_fe = (torch.cat(p) for p in zip(*parts))
+        first, last = self.mlp[0], self.mlp[2]
+        t = torch.tanh(first(fe))
+        dt = 1.0 - t**2                                   # tanh'
+        ddt = -2.0 * t * dt                               # tanh''
+        inner = dt * (lap_fe @ first.weight.T)
+        for d in range(grads.shape[-1]):
+            inner = inner + ddt * (grads[..., d] @ first.weight.T) ** 2
+        return last(t), inner @ last.weight.T
+
+    def _features_and_derivatives(self, z: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """FE [P, K], its gradient [P, K, D] and Laplacian [P, K] in physical coordinates."""
+        slopes, exponent = [], 0.0
+        inv_var = self.sigma ** -2                                             # [K, N, D]
+        for d, (a, zd) in enumerate(zip(self.axes, z)):
+            diff = zd[:, None, None] - self.mu[None, :, :, d]
+            if a.periodic:
+                diff = diff - 2.0 * torch.round(diff / 2.0)
+            slopes.append(-diff * inv_var[None, :, :, d])                   # d/dz log g
+            exponent = exponent + diff * -slopes[-1]
+        g = torch.exp(-0.5 * exponent) * self.weight[None]
+        dz_dx = [2.0 / a.length for a in self.axes]
+        grads = torch.stack([(g * s).sum(-1) * c for s, c in zip(slopes, dz_dx)], -1)
+        lap = sum((g * (s**2 - inv_var[None, :, :, d])).sum(-1) * c**2
+                  for d, (s, c) in enumerate(zip(slopes, dz_dx)))
+        return g.sum(-1), grads, lap
+
     def forward(self, *coords: torch.Tensor) -> torch.Tensor:
         if len(coords) != len(self.axes):
             raise ValueError(f"{len(coords)} coordinate tensors for axes {[a.name for a in self.axes]}")
