@@ -211,3 +211,16 @@ def test_unknown_preset_and_family_are_clear_errors():
         _name(["data.preset=huge"])
     with pytest.raises(ValueError, match="no generator for data family 'maxwell'"):
         build.generator_class("maxwell")
+
+
+@pytest.mark.parametrize("family", sorted(build.GENERATORS))
+def test_every_generator_names_its_valid_settings_on_a_typo(family):
+    with pytest.raises(ValueError, match=rf"unknown .*setting\(s\) \['resolutoin'\]; valid settings are .*'resolution'"):
+        build.generator_class(family)(resolutoin=64)
+
+
+@pytest.mark.parametrize("family", sorted(build.GENERATORS))
+@pytest.mark.parametrize("resolution", [True, 32.5, "64", 0])
+def test_every_generator_refuses_a_resolution_that_is_not_a_positive_integer(family, resolution):
+    with pytest.raises((ValueError, TypeError), match="resolution must be"):
+        build.generator_class(family)(resolution=resolution)

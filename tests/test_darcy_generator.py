@@ -258,7 +258,7 @@ def test_describe():
     (dict(grid="nodes", resolution=85, solve_resolution=420), ValueError, "not an integer"),
     (dict(grid="cells", resolution=64, solve_resolution=100), ValueError, "integer multiple"),
     (dict(grid="hexagons"), ValueError, "grid must be one of"),
-    (dict(resolutoin=64), TypeError, "valid settings are"),
+    (dict(resolutoin=64), ValueError, "valid settings are"),
     (dict(resolution=32.5), TypeError, "resolution must be an integer"),
     (dict(alpha=1.0), ValueError, "alpha must be > 1"),
     (dict(a_neg=0.0), ValueError, "a_pos and a_neg must be > 0"),

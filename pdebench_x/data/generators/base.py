@@ -79,6 +79,26 @@ class DatasetDescription:
     grid_type: str = "cartesian"
 
 
+def merged_settings(family: str, settings: dict[str, Any], defaults: dict[str, Any],
+                    positive_ints: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The defaults overridden by ``settings``, refusing misspelt names and non-integer counts.
+
+    An unknown name is most often a typo in an override (``data.settings.resolutoin=64``), so
+    the error lists the valid names; integral floats (``64.0`` from a YAML file) are accepted.
+    """
+    unknown = sorted(set(settings) - set(defaults))
+    if unknown:
+        raise ValueError(f"unknown {family} setting(s) {unknown}; valid settings are {sorted(defaults)}")
+    merged = {**defaults, **settings}
+    for key in positive_ints:
+        value = merged[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+                or int(value) != value or int(value) < 1:
+            raise ValueError(f"{key} must be a positive integer, got {value!r}")
+        merged[key] = int(value)
+    return merged
+
+
 class Generator(ABC):
     """Base class of the per-family generators.
 

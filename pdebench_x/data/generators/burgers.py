@@ -17,7 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from pdebench_x.data.generators.base import BoundaryInfo, DatasetDescription, FieldInfo, Generator
+from pdebench_x.data.generators.base import (
+    BoundaryInfo,
+    DatasetDescription,
+    FieldInfo,
+    Generator,
+    merged_settings,
+)
 from pdebench_x.data.generators.convection import _pair
 from pdebench_x.physics.transport1d import burgers_sine, periodic_grid
 
@@ -46,14 +52,7 @@ class BurgersGenerator(Generator):
     parallelism = "processes"
 
     def __init__(self, **settings: Any) -> None:
-        unknown = sorted(set(settings) - set(DEFAULTS))
-        if unknown:
-            raise ValueError(f"unknown burgers setting(s) {unknown}; valid settings: {sorted(DEFAULTS)}")
-        s = {**DEFAULTS, **settings}
-        for key in ("resolution", "n_frames"):
-            if isinstance(s[key], bool) or int(s[key]) != s[key] or int(s[key]) < 1:
-                raise ValueError(f"{key} must be a positive integer, got {s[key]!r}")
-            s[key] = int(s[key])
+        s = merged_settings("burgers", settings, DEFAULTS, positive_ints=("resolution", "n_frames"))
         if s["resolution"] < 4:
             raise ValueError(f"resolution must be >= 4 grid points, got {s['resolution']}")
         for key in ("t_end", "viscosity", "amplitude", "mean"):

@@ -20,7 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from pdebench_x.data.generators.base import BoundaryInfo, DatasetDescription, FieldInfo, Generator
+from pdebench_x.data.generators.base import (
+    BoundaryInfo,
+    DatasetDescription,
+    FieldInfo,
+    Generator,
+    merged_settings,
+)
 from pdebench_x.physics.transport1d import convection_diffusion, periodic_grid
 
 INITIALS = ("sin", "fourier")
@@ -61,14 +67,8 @@ class ConvectionGenerator(Generator):
     parallelism = "processes"
 
     def __init__(self, **settings: Any) -> None:
-        unknown = sorted(set(settings) - set(DEFAULTS))
-        if unknown:
-            raise ValueError(f"unknown convection setting(s) {unknown}; valid settings: {sorted(DEFAULTS)}")
-        s = {**DEFAULTS, **settings}
-        for key in ("resolution", "n_frames", "n_modes"):
-            if isinstance(s[key], bool) or int(s[key]) != s[key] or int(s[key]) < 1:
-                raise ValueError(f"{key} must be a positive integer, got {s[key]!r}")
-            s[key] = int(s[key])
+        s = merged_settings("convection", settings, DEFAULTS,
+                            positive_ints=("resolution", "n_frames", "n_modes"))
         if s["resolution"] < 4:
             raise ValueError(f"resolution must be >= 4 grid points, got {s['resolution']}")
         if s["initial"] not in INITIALS:

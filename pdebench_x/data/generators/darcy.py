@@ -40,7 +40,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from .base import BoundaryInfo, DatasetDescription, FieldInfo, Generator
+from .base import BoundaryInfo, DatasetDescription, FieldInfo, Generator, merged_settings
 
 GRIDS = ("cells", "nodes")
 
@@ -455,11 +455,7 @@ class DarcyGenerator(Generator):
     parallelism = "processes"
 
     def __init__(self, **settings: Any) -> None:
-        unknown = sorted(set(settings) - set(DEFAULTS))
-        if unknown:
-            raise TypeError(f"DarcyGenerator: unknown setting(s) {unknown}; valid settings are "
-                            f"{sorted(DEFAULTS)}")
-        s = {**DEFAULTS, **settings}
+        s = merged_settings("darcy", settings, DEFAULTS)
         grid = s["grid"]
         if grid not in GRIDS:
             raise ValueError(f"grid must be one of {GRIDS}, got {grid!r}")

@@ -54,6 +54,7 @@ from pdebench_x.data.generators.base import (
     DatasetDescription,
     FieldInfo,
     Generator,
+    merged_settings,
 )
 
 #: Default CFL number, dt * max(|u| + |v|) / dx. Measured (datasets/ns.md): temporal error
@@ -424,15 +425,9 @@ class NavierStokesGenerator(Generator):
     parallelism = "threads"
 
     def __init__(self, **settings: Any) -> None:
-        unknown = sorted(set(settings) - set(_DEFAULTS))
-        if unknown:
-            raise ValueError(f"unknown Navier-Stokes setting(s) {unknown}; valid settings: {sorted(_DEFAULTS)}")
+        cfg = merged_settings("Navier-Stokes", settings, _DEFAULTS,
+                              positive_ints=("resolution", "solve_resolution", "ic_resolution", "n_steps"))
         super().__init__(**settings)
-        cfg = {**_DEFAULTS, **settings}
-        for key in ("resolution", "solve_resolution", "ic_resolution", "n_steps"):
-            if int(cfg[key]) != cfg[key] or int(cfg[key]) < 1:
-                raise ValueError(f"{key} must be a positive integer, got {cfg[key]!r}")
-            cfg[key] = int(cfg[key])
         for key in ("resolution", "solve_resolution", "ic_resolution"):
             if cfg[key] % 2:
                 raise ValueError(f"{key} must be even (FFT grid), got {cfg[key]}")

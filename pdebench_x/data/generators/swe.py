@@ -51,7 +51,13 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from pdebench_x.data.generators.base import BoundaryInfo, DatasetDescription, FieldInfo, Generator
+from pdebench_x.data.generators.base import (
+    BoundaryInfo,
+    DatasetDescription,
+    FieldInfo,
+    Generator,
+    merged_settings,
+)
 
 #: boundary option -> The Well's bc_type
 BOUNDARIES = {"extrapolation": "open", "wall": "wall", "periodic": "periodic"}
@@ -603,11 +609,7 @@ class ShallowWaterGenerator(Generator):
     parallelism = "threads"
 
     def __init__(self, **settings: Any) -> None:
-        unknown = sorted(set(settings) - set(DEFAULTS))
-        if unknown:
-            raise ValueError(f"unknown setting(s) {unknown} for the swe generator; valid settings: "
-                             f"{sorted(DEFAULTS)}")
-        merged = {**DEFAULTS, **settings}
+        merged = merged_settings("swe", settings, DEFAULTS)
         self._validate(merged)
         super().__init__(**merged)
 
