@@ -105,17 +105,24 @@ def sum_over_processes(*values: float) -> list[float]:
 # --------------------------------------------------------------------------------------------
 # samplers and loaders
 # --------------------------------------------------------------------------------------------
+def _replicas_and_rank(dataset: Dataset, num_replicas: int | None, rank: int | None,
+                       too_few: str) -> tuple[int, int]:
+    """The process group's size and this rank unless given; every process must get a sample."""
+    r, w = rank_and_world()
+    num_replicas = w if num_replicas is None else num_replicas
+    rank = r if rank is None else rank
+    if len(dataset) < num_replicas:
+        raise ValueError(f"{too_few.format(n=len(dataset))} for {num_replicas} processes: every process "
+                         "needs at least one; use fewer devices or more data")
+    return num_replicas, rank
+
+
 class TrainSampler(DistributedSampler):
     """Shuffled, unpadded share of one process (see the module docstring); resumable mid-epoch."""
 
     def __init__(self, dataset: Dataset, seed: int = 0, num_replicas: int | None = None,
                  rank: int | None = None, shuffle: bool = True) -> None:
-        r, w = rank_and_world()
-        num_replicas = w if num_replicas is None else num_replicas
-        rank = r if rank is None else rank
-        if len(dataset) < num_replicas:
-            raise ValueError(f"the train split has {len(dataset)} windows for {num_replicas} processes: every "
-                             "process needs at least one; use fewer devices or more training data")
+        num_replicas, rank = _replicas_and_rank(dataset, num_replicas, rank, "the train split has {n} windows")
         super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=shuffle, seed=seed, drop_last=True)
         self._skip = 0
 
@@ -137,12 +144,8 @@ class EvalSampler(DistributedSampler):
     """
 
     def __init__(self, dataset: Dataset, num_replicas: int | None = None, rank: int | None = None) -> None:
-        r, w = rank_and_world()
-        num_replicas = w if num_replicas is None else num_replicas
-        rank = r if rank is None else rank
-        if len(dataset) < num_replicas:
-            raise ValueError(f"an evaluation split has {len(dataset)} samples for {num_replicas} processes: every "
-                             "process needs at least one; use fewer devices or a larger valid/test split")
+        num_replicas, rank = _replicas_and_rank(dataset, num_replicas, rank,
+                                                "an evaluation split has {n} samples")
         super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=False, drop_last=False)
         self.num_samples = len(range(rank, len(dataset), num_replicas))
 

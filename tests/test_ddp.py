@@ -202,8 +202,10 @@ def test_eval_shares_cover_each_sample_once_and_order_restores(n, world):
 
 
 def test_too_many_processes_is_a_clear_error():
-    with pytest.raises(ValueError, match="at least one"):
+    with pytest.raises(ValueError, match="evaluation split has 2 samples for 3 processes.*at least one"):
         EvalSampler(list(range(2)), num_replicas=3, rank=0)
+    with pytest.raises(ValueError, match="train split has 2 windows for 3 processes.*at least one"):
+        TrainSampler(list(range(2)), num_replicas=3, rank=0)
 
 
 def test_gathered_accumulator_equals_one_accumulator():
