@@ -64,6 +64,12 @@ def main() -> None:
     p.add_argument("--float64", action="store_true", help="fit in double precision (the official code: float32)")
     p.add_argument("--f-scale", type=float, default=1e-4)
     p.add_argument("--sigma-init", type=float, default=0.1)
+    p.add_argument("--sampler", choices=["uniform", "sobol"], default="uniform",
+                   help="how fresh point sets are drawn: uniform (the official code) or scrambled Sobol "
+                        "(quasi-random: a set covers the domain more evenly; use powers of 2 for the counts)")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile the loss (about 3x faster per evaluation on CPU; same maths, "
+                        "compiles once per point-set size)")
     p.add_argument("--seed", type=int, default=100)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--report-every", type=int, default=0)
@@ -78,22 +84,29 @@ def main() -> None:
                           sigma_init=args.sigma_init).to(dtype)
     source = k**2 - (a1 * math.pi) ** 2 - (a2 * math.pi) ** 2
 
-    def uniform(*shape):
-        return 2 * torch.rand(*shape, generator=gen, dtype=dtype) - 1
+    def unit_cube(n: int, dim: int) -> torch.Tensor:
+        """[dim, n] points in [-1, 1]^dim, drawn afresh on every call."""
+        if args.sampler == "sobol":
+            seed = int(torch.randint(2**31 - 1, (1,), generator=gen))
+            engine = torch.quasirandom.SobolEngine(dim, scramble=True, seed=seed)
+            return 2 * engine.draw(n, dtype=dtype).T - 1
+        return 2 * torch.rand(dim, n, generator=gen, dtype=dtype) - 1
 
     def batch(scale: int = 1):
         n_in, n_side = scale * args.points, scale * args.boundary
-        s = uniform(4, n_side)
+        x, y = unit_cube(n_in, 2)
+        s = torch.stack([unit_cube(n_side, 1)[0] for _ in range(4)])
         one = torch.ones(n_side, dtype=dtype)
-        return uniform(n_in), uniform(n_in), torch.cat([s[0], -one, s[2], one]), \
-            torch.cat([one, s[1], -one, s[3]])
+        return x, y, torch.cat([s[0], -one, s[2], one]), torch.cat([one, s[1], -one, s[3]])
 
-    def loss_of(b):
-        x, y, bx, by = b
+    def loss_of(x, y, bx, by):
         u, lap = field.value_and_laplacian(x, y)  # closed form, equal to autograd's (tested)
         r = lap[:, 0] + k**2 * u[:, 0] - source * exact(x, y, a1, a2)
         ub = field(bx, by)[:, 0]
         return ((ub - exact(bx, by, a1, a2)) ** 2).mean() + args.f_scale * (r**2).mean()
+
+    if args.compile:
+        loss_of = torch.compile(loss_of, dynamic=False)
 
     g = torch.linspace(-1, 1, 250, dtype=dtype)
     tx, ty = (t.reshape(-1) for t in torch.meshgrid(g, g, indexing="ij"))
@@ -117,7 +130,7 @@ def main() -> None:
     sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=0.9995)
     for it in range(1, args.adam + 1):
         opt.zero_grad()
-        value = loss_of(batch())  # fresh points every iteration (the official --random-f)
+        value = loss_of(*batch())  # fresh points every iteration (the official --random-f)
         value.backward()
         opt.step()
         sched.step()
@@ -134,7 +147,7 @@ def main() -> None:
 
         def closure():
             opt.zero_grad()
-            value = loss_of(b)
+            value = loss_of(*b)
             value.backward()
             return value
         loss = float(opt.step(closure).detach())
@@ -143,7 +156,7 @@ def main() -> None:
     print(f"PIG Helmholtz 2D (a1, a2) = ({a1:g}, {a2:g}), k = {k:g}")
     best = f"; best of the reported ones {min(err for _, err in history):.3e}" if history else ""
     print(f"  ours : relative L2 {test_error():.3e} (last iterate{best}) after {args.adam} Adam + {args.lbfgs} L-BFGS steps "
-          f"(fresh points every {args.resample_every}; the last {args.refine_steps} with "
+          f"(fresh {args.sampler} points every {args.resample_every}; the last {args.refine_steps} with "
           f"{args.refine_factor}x the points), "
           f"{args.gaussians} Gaussians x 4 channels, {args.points} collocation + 4x{args.boundary} boundary points, "
           f"{seconds:.0f} s on {args.threads} CPU thread(s), {dtype}, final loss {loss:.3e}")

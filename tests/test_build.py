@@ -8,6 +8,7 @@ import copy
 import functools
 import hashlib
 import itertools
+import re
 
 import h5py
 import numpy as np
@@ -18,7 +19,7 @@ from omegaconf import OmegaConf
 from pdebench_x.data import build
 from pdebench_x.data.build import DatasetPlan, ensure_dataset, generate_split, plan_from_config
 from pdebench_x.data.formats import DataFormatError, open_source
-from pdebench_x.data.generators.base import SPLITS, sample_seed
+from pdebench_x.data.generators.base import SPLITS, number_pair, range_setting, sample_seed
 from pdebench_x.data.generators.darcy import DarcyGenerator
 
 from conftest import compose_config, read_split
@@ -224,3 +225,29 @@ def test_every_generator_names_its_valid_settings_on_a_typo(family):
 def test_every_generator_refuses_a_resolution_that_is_not_a_positive_integer(family, resolution):
     with pytest.raises((ValueError, TypeError), match="resolution must be"):
         build.generator_class(family)(resolution=resolution)
+
+
+def test_range_settings_are_checked_for_shape_order_and_bound():
+    assert range_setting("r", None) is None
+    assert range_setting("r", [1, 2], lower=0.0, strict=True) == (1.0, 2.0)
+    assert range_setting("r", (0, 0), lower=0.0) == (0.0, 0.0)
+    with pytest.raises(ValueError, match=r"r must satisfy 0 < lo <= hi"):
+        range_setting("r", [0, 1], lower=0.0, strict=True)
+    with pytest.raises(ValueError, match=r"r must satisfy lo <= hi, got \[2, 1\]"):
+        range_setting("r", [2, 1])
+    with pytest.raises(ValueError, match=r"r must be a pair of numbers"):
+        range_setting("r", None, optional=False)
+    with pytest.raises(ValueError, match=r"c must be a pair of numbers \[lo, hi\], got 'ab'"):
+        number_pair("c", "ab")
+
+
+@pytest.mark.parametrize("family, setting, value, message", [
+    ("convection", "speed_range", [50, 10], "speed_range must satisfy lo <= hi"),
+    ("burgers", "viscosity_range", [0.0, 0.1], "viscosity_range must satisfy 0 < lo <= hi"),
+    ("ns", "forcing_range", [-1.0, 1.0], "forcing_range must satisfy 0 <= lo <= hi"),
+    ("swe", "g_range", [2.0], "g_range must be null or a pair of numbers"),
+    ("swe", "radius_range", [0.5, 0.3], "radius_range must satisfy 0 < lo <= hi"),
+])
+def test_each_generator_refuses_a_bad_range_naming_it(family, setting, value, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        build.generator_class(family)(**{setting: value})

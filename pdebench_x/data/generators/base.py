@@ -99,6 +99,36 @@ def merged_settings(family: str, settings: dict[str, Any], defaults: dict[str, A
     return merged
 
 
+def number_pair(name: str, value: Any, optional: bool = False) -> tuple[float, float] | None:
+    """Two numbers given as a list (``center: [0, 0]``); None passes when ``optional``."""
+    if value is None and optional:
+        return None
+    try:
+        first, second = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be {'null or ' if optional else ''}a pair of numbers [lo, hi], "
+                         f"got {value!r}") from None
+    return first, second
+
+
+def range_setting(name: str, value: Any, lower: float | None = None, strict: bool = False,
+                  optional: bool = True) -> tuple[float, float] | None:
+    """A [lo, hi] range with lo <= hi and lo above ``lower`` (strictly when ``strict``).
+
+    Ranges draw a per-sample value; None (the default of every optional range) means the
+    scalar setting is used for all samples.
+    """
+    pair = number_pair(name, value, optional)
+    if pair is None:
+        return None
+    lo, hi = pair
+    below = lower is not None and (lo < lower or (strict and lo == lower))
+    if not lo <= hi or below:
+        bound = "" if lower is None else f"{lower:g} {'<' if strict else '<='} "
+        raise ValueError(f"{name} must satisfy {bound}lo <= hi, got {value!r}")
+    return pair
+
+
 class Generator(ABC):
     """Base class of the per-family generators.
 

@@ -21,11 +21,11 @@ from pdebench_x.data.generators.base import (
     BoundaryInfo,
     DatasetDescription,
     FieldInfo,
-    Generator,
     merged_settings,
+    range_setting,
 )
-from pdebench_x.data.generators.convection import _pair
-from pdebench_x.physics.transport1d import burgers_sine, periodic_grid
+from pdebench_x.data.generators.line1d import PeriodicLineGenerator
+from pdebench_x.physics.transport1d import burgers_sine
 
 DEFAULTS: dict[str, Any] = {
     "resolution": 256,
@@ -40,7 +40,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-class BurgersGenerator(Generator):
+class BurgersGenerator(PeriodicLineGenerator):
     """Samples u(x, t) of 1D periodic viscous Burgers from sine initial fields.
 
     Per sample, ``default_rng(seed)`` draws three uniforms (viscosity, amplitude, shift), used
@@ -62,22 +62,12 @@ class BurgersGenerator(Generator):
         if not s["viscosity"] > 0:
             raise ValueError(f"viscosity must be > 0 (the inviscid limit has shocks Cole–Hopf cannot give), "
                              f"got {s['viscosity']}")
-        vr = _pair("viscosity_range", s["viscosity_range"])
-        if vr is not None and not vr[0] > 0:
-            raise ValueError(f"viscosity_range must be positive, got {s['viscosity_range']!r}")
-        ar = _pair("amplitude_range", s["amplitude_range"])
+        vr = range_setting("viscosity_range", s["viscosity_range"], lower=0.0, strict=True)
+        ar = range_setting("amplitude_range", s["amplitude_range"])
         s["viscosity_range"] = None if vr is None else list(vr)
         s["amplitude_range"] = None if ar is None else list(ar)
         s["random_shift"] = bool(s["random_shift"])
         super().__init__(**s)
-
-    @property
-    def x(self) -> np.ndarray:
-        return periodic_grid(self.settings["resolution"])
-
-    @property
-    def times(self) -> np.ndarray:
-        return np.linspace(0.0, self.settings["t_end"], self.settings["n_frames"])
 
     def _varying(self) -> list[str]:
         s = self.settings

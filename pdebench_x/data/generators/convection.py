@@ -24,10 +24,11 @@ from pdebench_x.data.generators.base import (
     BoundaryInfo,
     DatasetDescription,
     FieldInfo,
-    Generator,
     merged_settings,
+    range_setting,
 )
-from pdebench_x.physics.transport1d import convection_diffusion, periodic_grid
+from pdebench_x.data.generators.line1d import PeriodicLineGenerator
+from pdebench_x.physics.transport1d import convection_diffusion
 
 INITIALS = ("sin", "fourier")
 DEFAULTS: dict[str, Any] = {
@@ -43,19 +44,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def _pair(name: str, value: Any) -> tuple[float, float] | None:
-    if value is None:
-        return None
-    try:
-        lo, hi = (float(v) for v in value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be null or a [lo, hi] pair of numbers, got {value!r}") from None
-    if not lo <= hi:
-        raise ValueError(f"{name} must satisfy lo <= hi, got {value!r}")
-    return lo, hi
-
-
-class ConvectionGenerator(Generator):
+class ConvectionGenerator(PeriodicLineGenerator):
     """Samples u(x, t) of 1D periodic convection(-diffusion); settings in :data:`DEFAULTS`.
 
     Per sample, ``default_rng(seed)`` draws the speed first (uniform in ``speed_range`` if
@@ -82,17 +71,9 @@ class ConvectionGenerator(Generator):
             raise ValueError(f"t_end must be > 0, got {s['t_end']}")
         if s["viscosity"] < 0:
             raise ValueError(f"viscosity must be >= 0, got {s['viscosity']}")
-        rng = _pair("speed_range", s["speed_range"])
+        rng = range_setting("speed_range", s["speed_range"])
         s["speed_range"] = None if rng is None else list(rng)
         super().__init__(**s)
-
-    @property
-    def x(self) -> np.ndarray:
-        return periodic_grid(self.settings["resolution"])
-
-    @property
-    def times(self) -> np.ndarray:
-        return np.linspace(0.0, self.settings["t_end"], self.settings["n_frames"])
 
     def describe(self) -> DatasetDescription:
         s = self.settings

@@ -55,6 +55,7 @@ from pdebench_x.data.generators.base import (
     FieldInfo,
     Generator,
     merged_settings,
+    range_setting,
 )
 
 #: Default CFL number, dt * max(|u| + |v|) / dx. Measured (datasets/ns.md): temporal error
@@ -393,18 +394,6 @@ _DEFAULTS: dict[str, Any] = {
 }
 
 
-def _pair(value: Any, name: str, positive: bool) -> tuple[float, float] | None:
-    if value is None:
-        return None
-    try:
-        lo, hi = (float(v) for v in value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be None or a [lo, hi] pair of numbers, got {value!r}") from None
-    if not (lo <= hi) or (positive and lo <= 0) or (not positive and lo < 0):
-        raise ValueError(f"{name} must satisfy {'0 < ' if positive else '0 <= '}lo <= hi, got {value!r}")
-    return lo, hi
-
-
 class NavierStokesGenerator(Generator):
     """The FNO Navier–Stokes data: vorticity and velocity from a GRF initial vorticity.
 
@@ -443,8 +432,8 @@ class NavierStokesGenerator(Generator):
         cfg["ic_alpha"] = float(cfg["ic_alpha"])
         if cfg["ic_alpha"] <= 1.0:
             raise ValueError(f"ic_alpha must be > 1 (a finite-variance field in 2D), got {cfg['ic_alpha']}")
-        cfg["viscosity_range"] = _pair(cfg["viscosity_range"], "viscosity_range", positive=True)
-        cfg["forcing_range"] = _pair(cfg["forcing_range"], "forcing_range", positive=False)
+        cfg["viscosity_range"] = range_setting("viscosity_range", cfg["viscosity_range"], lower=0.0, strict=True)
+        cfg["forcing_range"] = range_setting("forcing_range", cfg["forcing_range"], lower=0.0)
         if cfg["dtype"] not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {cfg['dtype']!r}")
         try:

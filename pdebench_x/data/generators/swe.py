@@ -57,6 +57,8 @@ from pdebench_x.data.generators.base import (
     FieldInfo,
     Generator,
     merged_settings,
+    number_pair,
+    range_setting,
 )
 
 #: boundary option -> The Well's bc_type
@@ -576,16 +578,6 @@ DEFAULTS: dict[str, Any] = {
 _DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 
-def _pair(name: str, value: Any, optional: bool = False) -> tuple[float, float] | None:
-    if value is None and optional:
-        return None
-    try:
-        lo, hi = (float(v) for v in value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a pair of numbers (lo, hi); got {value!r}") from None
-    return lo, hi
-
-
 class ShallowWaterGenerator(Generator):
     """PDEBench's radial dam break (2D shallow water), batched finite volumes in torch.
 
@@ -631,20 +623,16 @@ class ShallowWaterGenerator(Generator):
                 raise ValueError(f"{name} must be > 0; got {s[name]!r}")
         if not float(s["h_out"]) >= 0:
             raise ValueError(f"h_out must be >= 0 (0 is a dry bed); got {s['h_out']!r}")
-        lo, hi = _pair("radius_range", s["radius_range"])
-        if not 0 < lo <= hi:
-            raise ValueError(f"radius_range must satisfy 0 < lo <= hi; got {s['radius_range']!r}")
-        _pair("center", s["center"])
+        range_setting("radius_range", s["radius_range"], lower=0.0, strict=True, optional=False)
+        number_pair("center", s["center"])
         if s["boundary"] not in BOUNDARIES:
             raise ValueError(f"boundary={s['boundary']!r} is not supported; choose one of {sorted(BOUNDARIES)}")
         if s["limiter"] not in LIMITERS:
             raise ValueError(f"limiter={s['limiter']!r} is not supported; choose one of {LIMITERS}")
         if not 0 < float(s["cfl"]) <= 0.5:
             raise ValueError(f"cfl must be in (0, 0.5] (positivity bound); got {s['cfl']!r}")
-        for name, minimum in (("h_in_range", 0.0), ("g_range", 0.0)):
-            pair = _pair(name, s[name], optional=True)
-            if pair is not None and not minimum < pair[0] <= pair[1]:
-                raise ValueError(f"{name} must satisfy 0 < lo <= hi; got {s[name]!r}")
+        for name in ("h_in_range", "g_range"):
+            range_setting(name, s[name], lower=0.0, strict=True)
         if not 0 <= float(s["h_dry"]) < 1e-3:
             raise ValueError(f"h_dry must be in [0, 1e-3); got {s['h_dry']!r}")
         if str(s["dtype"]) not in _DTYPES:
@@ -701,8 +689,8 @@ class ShallowWaterGenerator(Generator):
     def draw(self, seeds: list[np.random.SeedSequence]) -> dict[str, np.ndarray]:
         """Per-sample parameters: radius, and h_in / g (drawn, or the constant settings)."""
         s = self.settings
-        rlo, rhi = _pair("radius_range", s["radius_range"])
-        hrange, grange = _pair("h_in_range", s["h_in_range"], True), _pair("g_range", s["g_range"], True)
+        rlo, rhi = number_pair("radius_range", s["radius_range"])
+        hrange, grange = number_pair("h_in_range", s["h_in_range"], True), number_pair("g_range", s["g_range"], True)
         radius, h_in, g = [], [], []
         for seed in seeds:
             rng = np.random.default_rng(seed)
@@ -735,7 +723,7 @@ class ShallowWaterGenerator(Generator):
         for start in range(0, len(seeds), bs):
             sl = slice(start, start + bs)
             h0 = radial_dam_depth(x, x, params["radius"][sl], params["h_in"][sl], float(s["h_out"]),
-                                  _pair("center", s["center"]))
+                                  number_pair("center", s["center"]))
             zeros = np.zeros_like(h0)
             res = solve_swe(h0, zeros, zeros, self.output_times, dx, dx, g=params["g"][sl],
                             boundary=s["boundary"], cfl=float(s["cfl"]), limiter=s["limiter"],
