@@ -18,9 +18,9 @@ the best test error over training, which we print beside it for comparison only.
     python benchmarks/pig_helmholtz.py --adam 0 --lbfgs 300 --refine-steps 100 --gaussians 200 \
         --points 4000 --boundary 1000 --resample-every 10 --tolerance-change 0 \
         --tolerance-grad 0 --threads 2 --report-every 20     # CPU, 40 min: 1.1e-4 (benchmarks/README.md)
-    python benchmarks/pig_helmholtz.py --adam 0 --lbfgs 200 --gaussians 400 --points 8192 \
+    python benchmarks/pig_helmholtz.py --adam 0 --lbfgs 190 --gaussians 400 --points 8192 \
         --boundary 2048 --resample-every 10 --tolerance-change 0 --tolerance-grad 0 \
-        --sampler sobol --compile --threads 2 --report-every 10  # CPU, ~1 h: 4e-5 (benchmarks/README.md)
+        --sampler sobol --compile --report-every 10   # CPU, 74 min on 1 thread: 4.0e-5 (benchmarks/README.md)
     python benchmarks/pig_helmholtz.py --adam 0 --lbfgs 2000 --gaussians 800 --points 10000 \
         --boundary 10000                                                  # paper size (GPU)
 
