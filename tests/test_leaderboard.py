@@ -83,18 +83,11 @@ class Env:
         return path
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny tensors: torch's thread pool costs more than it saves on a shared 2-core machine."""
-    import torch
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory, one_thread) -> Env:
+def env(tmp_path_factory, one_torch_thread) -> Env:
     return Env(tmp_path_factory.mktemp("lb"))
 
 

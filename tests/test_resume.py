@@ -51,12 +51,7 @@ def stop_overrides(marker: Path, how: str) -> list[str]:
             f"+callbacks.stop.marker={marker}", f"+callbacks.stop.how={how}"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

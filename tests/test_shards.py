@@ -12,7 +12,6 @@ import shutil
 import h5py
 import numpy as np
 import pytest
-import torch
 
 from conftest import compose_config
 from pdebench_x.data.build import ensure_dataset, plan_from_config
@@ -28,14 +27,9 @@ NS = ["data=ns", "data.generator.resolution=16", "data.generator.solve_resolutio
 KEYS = ("t0_fields/vorticity", "t1_fields/velocity", "scalars/viscosity")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Small FFTs on a shared, loaded machine: 2 torch threads wait on each other ~100x longer
-    # than one thread computes (measured 32 ms vs 0.1 ms per 16x16 irfft2).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Small FFTs on a shared, loaded machine: 2 torch threads wait on each other ~100x longer
+# than one thread computes (measured 32 ms vs 0.1 ms per 16x16 irfft2).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def plan_at(root):

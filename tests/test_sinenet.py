@@ -18,12 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 OFFICIAL_SINENET8_NS = 35_490_219
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny(padding="circular", **kw):
