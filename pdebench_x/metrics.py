@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 
@@ -445,3 +446,29 @@ class MetricAccumulator:
             "steps": list(range(int(step_offset), int(step_offset) + t)),
             "n_samples": self._n,
         }
+
+
+#: The metric that ranks solvers on the board (PDEBench's nRMSE).
+PRIMARY_METRIC = "nrmse"
+
+
+def _figure(value: float | None) -> str:
+    return "undefined" if value is None else f"{value:.4g}"
+
+
+def headline(summary: Mapping[str, Any]) -> str:
+    """The test figures a run ends with, one line per scored section (a test summary of
+    :class:`OperatorTask` or a per-instance run): nRMSE (the board's primary metric) and
+    FNO's relative L2, for the rollout (or steady solve) and, where it applies, one step."""
+    lines = []
+    for key, label in (("rollout", "rollout"), ("steady", "steady"), ("one_step", "one-step")):
+        section = summary.get(key)
+        if not section:
+            continue
+        overall = section["overall"]
+        where = f"{section.get('n_samples', '?')} samples"
+        if key == "rollout":
+            where += f", {len(section.get('steps', []))} steps"
+        lines.append(f"  {label:<8} nRMSE {_figure(overall.get(PRIMARY_METRIC))}   "
+                     f"rel. L2 {_figure(overall.get('relative_l2_fno'))}   ({where})")
+    return "\n".join(lines)

@@ -37,6 +37,7 @@ that does not apply to the PDE (LPINN on Darcy) raises
 """
 from __future__ import annotations
 
+import copy
 import importlib
 import json
 import logging
@@ -48,9 +49,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
-from pdebench_x.data.build import plan_from_config
 from pdebench_x.data.formats.base import FieldSource
 from pdebench_x.metrics import AGGREGATION, MetricAccumulator, relative_l2_fno
 from pdebench_x.models.pinn import Axis, NotApplicableError
@@ -264,21 +264,32 @@ def n_instances(cfg: DictConfig) -> tuple[int, int | None]:
     return int(k), (None if seed is None else int(seed))
 
 
-def _dataset_record(cfg: DictConfig, family: str) -> dict[str, Any]:
-    data_cfg = OmegaConf.to_container(cfg.data, resolve=True)
-    dataset = {"family": family, "preset": data_cfg.get("preset"), "path": data_cfg.get("path")}
-    if not data_cfg.get("path"):
-        plan = plan_from_config(data_cfg, cfg.paths.data_dir)
-        dataset.update(name=plan.name, fingerprint=plan.fingerprint(), seed=plan.seed, sizes=plan.sizes)
-    return dataset
-
-
 def _base_record(cfg: DictConfig, family: str) -> dict[str, Any]:
-    from pdebench_x.training import environment, git_commit
+    from pdebench_x.training import dataset_record, environment, git_commit
     return {"model": cfg.model.name, "paper": cfg.model.get("paper"), "code": cfg.model.get("code"),
-            "kind": "per_instance", "dataset": _dataset_record(cfg, family), "seed": int(cfg.seed),
+            "kind": "per_instance", "dataset": dataset_record(cfg, family), "seed": int(cfg.seed),
             "git_commit": git_commit(), "environment": environment(),
             "config": OmegaConf.to_container(cfg, resolve=True)}
+
+
+#: Optimiser iterations per stage in a smoke run (``+trainer.fast_dev_run=true``).
+SMOKE_ITERATIONS = 2
+
+
+def smoke_run_config(cfg: DictConfig) -> DictConfig:
+    """With ``trainer.fast_dev_run`` set, what Lightning's fast_dev_run is to the operator
+    learners: one test instance and at most :data:`SMOKE_ITERATIONS` iterations per optimiser
+    stage, so that the whole pipeline runs in seconds (its figures mean nothing)."""
+    if not cfg.get("trainer", {}).get("fast_dev_run"):
+        return cfg
+    cfg = copy.deepcopy(cfg)
+    with open_dict(cfg):
+        cfg.model.fit.instances = 1
+        for stage in cfg.model.fit.get("optimizers") or []:
+            stage.iterations = min(int(stage.get("iterations", 0)), SMOKE_ITERATIONS)
+    log.warning("fast_dev_run: a smoke run of %s on 1 instance, at most %d iterations per optimiser stage",
+                cfg.model.name, SMOKE_ITERATIONS)
+    return cfg
 
 
 def run_per_instance(cfg: DictConfig, run_dir: str | Path,
@@ -291,6 +302,7 @@ def run_per_instance(cfg: DictConfig, run_dir: str | Path,
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    cfg = smoke_run_config(cfg)
     family = str(cfg.data.family)
     solver = build_solver(cfg)
     try:
@@ -358,5 +370,6 @@ def run_per_instance(cfg: DictConfig, run_dir: str | Path,
         "train_seconds": float(sum(d["seconds"] for d in details)),
     }
     (run_dir / METRICS_FILE).write_text(json.dumps(record, indent=2))
-    log.info("per-instance metrics written to %s", run_dir / METRICS_FILE)
+    from pdebench_x.training import report_test_figures
+    report_test_figures(record, run_dir)
     return record

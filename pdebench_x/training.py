@@ -26,6 +26,8 @@ from omegaconf import DictConfig, OmegaConf
 from pdebench_x import distributed
 from pdebench_x.data.build import plan_from_config
 from pdebench_x.data.datamodule import PDEDataModule
+from pdebench_x.metrics import headline
+from pdebench_x.preflight import check_run_settings
 from pdebench_x.tasks.operator import OperatorTask
 
 log = logging.getLogger(__name__)
@@ -78,6 +80,8 @@ def build_loggers(cfg: DictConfig, run_dir: Path) -> list:
 
 def run_training(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     """Train, select on validation, test once; returns (and writes) the metrics record."""
+    # Every setting is checked before any data is generated or any training starts.
+    check_run_settings(cfg)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     if cfg.model.get("kind", "operator") == "per_instance":
@@ -139,7 +143,7 @@ def run_training(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
             lg.log_metrics({f"final/{k}": v for k, v in flat_overall(record).items()})
             if figures and hasattr(lg, "log_image"):
                 lg.log_image(key="test/figures", images=[str(p) for p in figures])
-        log.info("test metrics written to %s", run_dir / METRICS_FILE)
+        report_test_figures(record, run_dir)
     for lg in loggers:
         if type(lg).__name__ == "WandbLogger":
             # One W&B run per training: Lightning's WandbLogger never finishes its run, and a
@@ -164,24 +168,38 @@ def save_figures(task: OperatorTask, record: dict[str, Any], run_dir: Path) -> l
     return figures
 
 
+def report_test_figures(record: dict[str, Any], run_dir: Path) -> None:
+    """What a run ends with on the terminal: the headline test figures and where the rest is."""
+    scope = "K = {} test instances".format(record["n_instances"]) if record.get("kind") == "per_instance" \
+        else "test split"
+    print(f"{record['model']} on {record['dataset'].get('name') or record['dataset'].get('path')} "
+          f"({scope}):\n{headline(record['metrics'])}\nall metrics: {run_dir / METRICS_FILE}", flush=True)
+
+
 def flat_overall(record: dict[str, Any]) -> dict[str, float]:
     section = record["metrics"].get("rollout") or record["metrics"].get("steady")
     # A metric can be undefined (None), e.g. fRMSE's high band [12, n/2) on grids n <= 24.
     return {k: float(v) for k, v in section["overall"].items() if v is not None}
 
 
+def dataset_record(cfg: DictConfig, family: str) -> dict[str, Any]:
+    """What a run record says of its data: a generated dataset by name, preset and fingerprint;
+    a user's file by its path alone (no preset: ``data.preset`` does not apply to it)."""
+    data_cfg = OmegaConf.to_container(cfg.data, resolve=True)
+    if data_cfg.get("path"):
+        return {"family": family, "preset": None, "path": str(data_cfg["path"])}
+    plan = plan_from_config(data_cfg, cfg.paths.data_dir)
+    return {"family": family, "preset": plan.preset, "path": None, "name": plan.name,
+            "fingerprint": plan.fingerprint(), "seed": plan.seed, "sizes": plan.sizes}
+
+
 def metrics_record(cfg: DictConfig, dm: PDEDataModule, task: OperatorTask, train_seconds: float,
                    checkpoint: str | None, trainer) -> dict[str, Any]:
-    data_cfg = OmegaConf.to_container(cfg.data, resolve=True)
-    dataset = {"family": dm.spec.family, "preset": data_cfg.get("preset"), "path": data_cfg.get("path")}
-    if not data_cfg.get("path"):
-        plan = plan_from_config(data_cfg, cfg.paths.data_dir)
-        dataset.update(name=plan.name, fingerprint=plan.fingerprint(), seed=plan.seed, sizes=plan.sizes)
     return {
         "model": cfg.model.name,
         "paper": cfg.model.get("paper"),
         "code": cfg.model.get("code"),
-        "dataset": dataset,
+        "dataset": dataset_record(cfg, dm.spec.family),
         "problem": dict(dm.spec.__dict__),
         "metrics": task.test_summary,
         "n_parameters": task.n_parameters,

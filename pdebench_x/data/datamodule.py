@@ -115,6 +115,29 @@ def frame_range(source: FieldSource, problem: Mapping[str, Any]) -> tuple[int, i
     return first, last
 
 
+def present_fields(problem: Mapping[str, Any], source: FieldSource) -> list[str]:
+    """``problem.fields`` less the ``problem.optional_fields`` that ``source`` does not hold
+    (PDEBench's radial dam break stores the depth h alone, not the velocities), said in the log."""
+    optional = set(problem.get("optional_fields") or [])
+    absent = [f for f in problem["fields"] if f in optional and f not in source.info.channels]
+    if absent:
+        log.warning("%s holds no %s: training on %s", source.info.path, absent,
+                    [f for f in problem["fields"] if f not in absent])
+    return [f for f in problem["fields"] if f not in absent]
+
+
+def check_finite(split: str, source: FieldSource, channels: list[str]) -> None:
+    """Refuse a split holding a NaN or an infinite value, naming the split, sample and field."""
+    for i in range(len(source)):
+        values = source.read(i, channels)
+        bad = [name for c, name in enumerate(channels) if not np.isfinite(values[:, c]).all()]
+        bad += [name for name, v in source.read_scalars(i).items() if not np.isfinite(v)]
+        if bad:
+            raise DataFormatError(
+                f"{source.info.path}: the {split} split holds non-finite values (NaN or inf) in sample {i}, "
+                f"field(s) {bad}. Nothing was trained. Repair or leave out that sample (data.splits).")
+
+
 def split_single_file(source: FieldSource, splits: Mapping[str, Any] | None) -> dict[str, FieldSource]:
     """Split one file holding all samples: ``splits`` maps split -> [start, stop) sample indices
     (negative allowed), default 80/10/10 contiguous."""
@@ -197,6 +220,8 @@ class PDEDataModule(L.LightningDataModule):
         kind = self.problem["kind"]
         if kind not in ("steady", "rollout"):
             raise ValueError(f"problem.kind must be 'steady' or 'rollout', got {kind!r}")
+        if kind == "rollout":
+            self.problem["fields"] = present_fields(self.problem, train)
         max_train = self.cfg.get("max_train_samples")
         if max_train:
             self.sources["train"] = SubsetSource(train, np.arange(min(int(max_train), len(train))))
@@ -217,6 +242,9 @@ class PDEDataModule(L.LightningDataModule):
         for split, source in self.sources.items():
             if source.info.spatial_shape != info.spatial_shape:
                 raise DataFormatError(f"split {split} has grid {source.info.spatial_shape}, train {info.spatial_shape}")
+            if self.cfg.get("path"):
+                # A user's file may hold NaN or inf anywhere: found now, not as a failed test after training.
+                check_finite(split, source, channels)
         mean, std = fit_channel_stats(self.sources["train"], channels, frames,
                                       self.cfg.get("stats_max_samples", 256))
         self.stats = (dict(zip(channels, mean)), dict(zip(channels, std)))

@@ -196,6 +196,15 @@ def run_shard(plan: DatasetPlan, index: int, count: int, splits: Sequence[str] =
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command line; a bad argument or setting ends it with the message and exit status 2."""
+    try:
+        return _main(argv)
+    except (ValueError, DataFormatError) as err:  # DataFormatError, SettingError are ValueErrors
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     ours = {"shard": None, "assemble": None, "split": None}
     overrides = []
@@ -215,6 +224,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("PDEBENCH_X_ROOT", str(conf.parent))
     with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
         cfg = compose(config_name="train", overrides=overrides)
+    from pdebench_x.preflight import check_data_settings
+    check_data_settings(cfg)
     plan = plan_from_config(cfg.data, cfg.paths.data_dir)
     splits = [ours["split"]] if ours["split"] else list(SPLITS)
     unknown = [s for s in splits if s not in SPLITS]

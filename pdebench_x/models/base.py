@@ -55,6 +55,11 @@ class OperatorModel(nn.Module):
         self.out_channels = int(out_channels)
         self.padding = padding
 
+    def check_grid(self, shape: tuple[int, int]) -> None:
+        """Raise ValueError, naming the setting to change, if this model cannot take a grid of
+        ``shape`` (X, Y). Called by ``forward`` and, before any data is generated or training
+        starts, by :mod:`pdebench_x.preflight`. Models without a constraint accept any grid."""
+
     def check_input(self, x: torch.Tensor) -> None:
         expected = (self.in_steps, self.in_channels)
         if x.ndim != 5 or tuple(x.shape[1:3]) != expected:

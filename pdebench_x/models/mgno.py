@@ -236,15 +236,18 @@ class MgNO(OperatorModel):
     def coarsest_stride(self) -> int:
         return 2 ** (self.levels - 1)
 
-    def forward(self, x: torch.Tensor, cond: dict | None = None) -> torch.Tensor:
-        u = self.flatten_time(x)
-        h, w = u.shape[-2:]
+    def check_grid(self, shape: tuple[int, int]) -> None:
+        h, w = shape
         s = self.coarsest_stride
         if h % s or w % s:
             raise ValueError(
                 f"MgNO with levels={self.levels} needs a grid divisible by 2^(levels-1) = {s} in "
                 f"each direction, got {h}x{w}: resample/crop the data to a multiple of {s} (e.g. "
                 f"{max(s, h - h % s)}x{max(s, w - w % s)}) or lower model.net.levels")
+
+    def forward(self, x: torch.Tensor, cond: dict | None = None) -> torch.Tensor:
+        u = self.flatten_time(x)
+        self.check_grid(tuple(u.shape[-2:]))
         for W, B in zip(self.cycles, self.B):
             u = self.act(W(u) + B(u))
         y = self.unflatten_time(self.out(u))

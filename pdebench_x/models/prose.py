@@ -303,7 +303,8 @@ class PROSE(OperatorModel):
             self.symbol_head.weight = self.decoder_embed.weight  # tied, as PROSE's text decoder
 
     # ------------------------------------------------------------------ inputs
-    def check_resolution(self, nx: int, ny: int) -> None:
+    def check_grid(self, shape: tuple[int, int]) -> None:
+        nx, ny = shape
         (px, py), (qx, qy) = self.patch_size, self.out_patch_size
         if nx % px or nx % qx or ny % py or ny % qy:
             fx = [k for k in range(1, 33) if nx % k == 0]
@@ -345,7 +346,7 @@ class PROSE(OperatorModel):
         """Embed + encode + fuse. Returns fused [B, N, d], its padding mask or None, n_data."""
         self.check_input(x)
         b, t, c, nx, ny = x.shape
-        self.check_resolution(nx, ny)
+        self.check_grid((nx, ny))
         h = self.patch_embed(x.reshape(b * t, c, nx, ny))                       # [B*T, d, nx/p, ny/p]
         gx, gy = nx // self.patch_size[0], ny // self.patch_size[1]
         h = h.reshape(b, t, self.width, gx * gy).transpose(2, 3)               # [B, T, P, d]

@@ -208,13 +208,17 @@ class SineNet(OperatorModel):
             Wave(self.widths, padding, int(num_blocks), bool(disentangle)) for _ in range(self.num_waves))
         self.project = nn.Conv2d(self.hidden, self.flat_out_channels, 3, padding=1, padding_mode=padding)
 
-    def forward(self, x: torch.Tensor, cond: dict | None = None) -> torch.Tensor:
+    def check_grid(self, shape: tuple[int, int]) -> None:
         stride = 2 ** self.levels
-        if x.ndim == 5 and (x.shape[-2] % stride or x.shape[-1] % stride):
+        if shape[0] % stride or shape[1] % stride:
             raise ValueError(
                 f"SineNet with levels={self.levels} needs a grid divisible by 2^levels = {stride}, "
-                f"got {tuple(x.shape[-2:])}: resample the data to a multiple of {stride} "
-                f"(e.g. {stride * max(1, round(x.shape[-2] / stride))}) or lower `levels`")
+                f"got {tuple(shape)}: resample the data to a multiple of {stride} "
+                f"(e.g. {stride * max(1, round(shape[0] / stride))}) or lower `levels`")
+
+    def forward(self, x: torch.Tensor, cond: dict | None = None) -> torch.Tensor:
+        if x.ndim == 5:
+            self.check_grid(tuple(x.shape[-2:]))
         h = self.lift(self.flatten_time(x))
         for wave in self.waves:
             h = h + wave(h)

@@ -35,12 +35,15 @@ class UNet(OperatorModel):
         self.out = nn.Conv2d(widths[0], self.flat_out_channels, 1)
         self.pool = nn.AvgPool2d(2)
 
+    def check_grid(self, shape: tuple[int, int]) -> None:
+        stride = 2 ** self.levels
+        if shape[0] % stride or shape[1] % stride:
+            raise ValueError(f"UNet with {self.levels} levels needs a grid divisible by {stride}; got "
+                             f"{tuple(shape)}. Lower model.net.levels or change the resolution.")
+
     def forward(self, x, cond=None):
         h = self.flatten_time(x)
-        stride = 2 ** self.levels
-        if h.shape[-1] % stride or h.shape[-2] % stride:
-            raise ValueError(f"UNet with {self.levels} levels needs a grid divisible by {stride}; got "
-                             f"{tuple(h.shape[-2:])}. Lower model.net.levels or change the resolution.")
+        self.check_grid(tuple(h.shape[-2:]))
         skips = [self.inc(h)]
         for block in self.down:
             skips.append(block(self.pool(skips[-1])))
