@@ -56,10 +56,17 @@ def test_generated_file_follows_the_well_schema(tiny_darcy):
             np.testing.assert_allclose(f["dimensions/x"][()], centres, rtol=0, atol=1e-15)
             np.testing.assert_allclose(f["dimensions/y"][()], centres, rtol=0, atol=1e-15)
 
+            # one boundary group per axis (what The Well's reader needs); Dirichlet is a Well "wall",
+            # the exact type is kept in our own attr
             bcs = f["boundary_conditions"]
-            assert len(bcs) == 1
-            bc = next(iter(bcs.values()))
-            assert bc.attrs["bc_type"] == "dirichlet" and list(bc.attrs["associated_fields"]) == ["u"]
+            assert sorted(bcs) == ["x_dirichlet_zero", "y_dirichlet_zero"]
+            for axis in ("x", "y"):
+                bc = bcs[f"{axis}_dirichlet_zero"]
+                assert list(bc.attrs["associated_dims"]) == [axis] and list(bc.attrs["associated_fields"]) == ["u"]
+                assert bc.attrs["bc_type"] == "wall" and bc.attrs["pdebench_x_bc_type"] == "dirichlet"
+                assert bc["mask"].shape == (res,) and bc["mask"][()].sum() == 2
+            # a steady dataset carries a one-frame time axis, as The Well's reader requires
+            np.testing.assert_array_equal(f["dimensions/time"][()], [0.0])
 
             assert set(f["scalars"].attrs["field_names"]) == {"a_pos", "a_neg", "forcing"}
             assert float(f["scalars/forcing"][()]) == 1.0

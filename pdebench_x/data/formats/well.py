@@ -7,8 +7,13 @@ Layout of one file (one split), after PolymathicAI/the_well's docs/data_format.m
                                   + ours: pdebench_x_format, family, generator, generator_version,
                                   seed, split, settings (JSON), equation, complete
     dimensions/            attrs: spatial_dims = [x, y]; datasets time [T], x [X], y [Y]
-    boundary_conditions/<name>/  attrs: associated_dims, associated_fields, bc_type;
-                                 datasets mask (bool, per dimension), values
+                           (a steady dataset stores time = [0.0]: one frame, no time-varying field)
+    boundary_conditions/<axis>_<name>/  one group per axis, as The Well's reader expects:
+                                 attrs associated_dims = [axis], associated_fields, bc_type
+                                 (periodic | wall | open; Dirichlet is stored as wall),
+                                 pdebench_x_bc_type (ours: the exact type, e.g. dirichlet);
+                                 datasets mask bool [len(axis)] (True at both ends), values
+                                 float32 [mask.sum()] (the boundary value: 0)
     scalars/               attrs: field_names; one dataset per scalar: () constant or [B] per sample
     t0_fields/<name>       [B, T, X, Y] (or [B, X, Y] when not time-varying)
     t1_fields/<name>       [B, T, X, Y, 2]
@@ -16,6 +21,10 @@ Layout of one file (one split), after PolymathicAI/the_well's docs/data_format.m
 
 Each field dataset carries attrs dim_varying, sample_varying, time_varying. Datasets are
 chunked one sample per chunk so that a per-sample read touches one chunk.
+
+Format 1 files (root attr pdebench_x_format = 1) have one boundary group for all axes (associated_dims
+[x, y] with a 1D mask) and no time axis in steady data: :class:`WellSource` still reads such files,
+The Well's own reader does not (regenerate them to use ``the_well.data.WellDataset``).
 """
 from __future__ import annotations
 
@@ -26,11 +35,16 @@ import h5py
 import numpy as np
 
 from pdebench_x.data.formats.base import ChannelInfo, DataFormatError, FieldSource, SourceInfo
-from pdebench_x.data.generators.base import DatasetDescription
+from pdebench_x.data.generators.base import BoundaryInfo, DatasetDescription
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 FIELD_GROUPS = {0: "t0_fields", 1: "t1_fields"}
 VECTOR_AXES = ("x", "y")
+#: Our boundary types that The Well's reader does not know -> the Well type stored in bc_type
+#: (u = 0 on a fixed boundary: a wall). The exact type is kept in attr pdebench_x_bc_type.
+WELL_BC_TYPES = {"dirichlet": "wall"}
+#: The time axis of a steady dataset: one frame, so that The Well's reader finds dimensions/time.
+STEADY_TIMES = np.zeros(1)
 
 
 def _field_shape(n: int, desc: DatasetDescription, order: int, time_varying: bool) -> tuple[int, ...]:
@@ -41,6 +55,43 @@ def _field_shape(n: int, desc: DatasetDescription, order: int, time_varying: boo
     if order == 1:
         shape.append(2)
     return tuple(shape)
+
+
+def _axis_coordinates(desc: DatasetDescription) -> dict[str, np.ndarray]:
+    return {"x": np.asarray(desc.x), "y": np.asarray(desc.y)}
+
+
+def _write_dimensions(f: h5py.File, desc: DatasetDescription) -> None:
+    """x, y and time; a steady dataset gets the one-frame time axis :data:`STEADY_TIMES`."""
+    dims = f.create_group("dimensions")
+    dims.attrs["spatial_dims"] = list(VECTOR_AXES)
+    times = desc.times if desc.times is not None else STEADY_TIMES
+    for name, values in (*_axis_coordinates(desc).items(), ("time", times)):
+        ds = dims.create_dataset(name, data=np.asarray(values, dtype=np.float64))
+        ds.attrs["sample_varying"] = False
+        ds.attrs["time_varying"] = False
+
+
+def _write_boundary_conditions(f: h5py.File, desc: DatasetDescription) -> None:
+    """One group ``<axis>_<name>`` per boundary condition and axis (The Well's layout)."""
+    bcs = f.create_group("boundary_conditions")
+    coords = _axis_coordinates(desc)
+    for bc in desc.boundary_conditions:
+        for axis in bc.associated_dims:
+            _write_axis_boundary(bcs.create_group(f"{axis}_{bc.name}"), bc, axis, len(coords[axis]))
+
+
+def _write_axis_boundary(g: h5py.Group, bc: BoundaryInfo, axis: str, size: int) -> None:
+    g.attrs["associated_dims"] = [axis]
+    g.attrs["associated_fields"] = bc.associated_fields
+    g.attrs["bc_type"] = WELL_BC_TYPES.get(bc.bc_type, bc.bc_type)
+    g.attrs["pdebench_x_bc_type"] = bc.bc_type
+    g.attrs["sample_varying"] = False
+    g.attrs["time_varying"] = False
+    mask = np.zeros(size, dtype=bool)
+    mask[[0, -1]] = True
+    g.create_dataset("mask", data=mask)
+    g.create_dataset("values", data=np.zeros(int(mask.sum()), dtype=np.float32))
 
 
 class WellWriter:
@@ -72,23 +123,8 @@ class WellWriter:
         for key, value in attrs.items():
             f.attrs[key] = json.dumps(value) if isinstance(value, (dict, list)) else value
 
-        dims = f.create_group("dimensions")
-        dims.attrs["spatial_dims"] = list(VECTOR_AXES)
-        for name, values in (("x", desc.x), ("y", desc.y)) + ((("time", desc.times),) if desc.times is not None else ()):
-            ds = dims.create_dataset(name, data=np.asarray(values, dtype=np.float64))
-            ds.attrs["sample_varying"] = False
-            ds.attrs["time_varying"] = False
-
-        bcs = f.create_group("boundary_conditions")
-        for bc in desc.boundary_conditions:
-            g = bcs.create_group(bc.name)
-            g.attrs["associated_dims"] = bc.associated_dims
-            g.attrs["associated_fields"] = bc.associated_fields
-            g.attrs["bc_type"] = bc.bc_type
-            mask = np.zeros(len(desc.x), dtype=bool)
-            mask[[0, -1]] = True
-            g.create_dataset("mask", data=mask)
-            g.create_dataset("values", data=np.zeros(0, dtype=np.float32))
+        _write_dimensions(f, desc)
+        _write_boundary_conditions(f, desc)
 
         scalars = f.create_group("scalars")
         scalars.attrs["field_names"] = list(constants) + list(desc.per_sample_scalars)
@@ -159,6 +195,13 @@ def is_well_file(f: h5py.File) -> bool:
     return "n_spatial_dims" in f.attrs and ("t0_fields" in f or "t1_fields" in f)
 
 
+def _boundary_types(f: h5py.File) -> list[str]:
+    """Each boundary group's exact type: ours (pdebench_x_bc_type) where the Well's bc_type maps
+    it (dirichlet -> wall), else bc_type. Format 1 files (one group for all axes) read the same."""
+    groups = f["boundary_conditions"].values() if "boundary_conditions" in f else []
+    return [str(g.attrs.get("pdebench_x_bc_type", g.attrs["bc_type"])) for g in groups]
+
+
 class WellSource(FieldSource):
     """Lazy reader of one Well-schema file (any producer, not only ours)."""
 
@@ -207,7 +250,9 @@ class WellSource(FieldSource):
         if spatial is None:
             raise DataFormatError(f"{path}: the Well file has no fields")
         dims = f["dimensions"]
-        times = dims["time"][()] if "time" in dims else None
+        steady = not any(c.time_varying for c in channels.values())
+        # a steady file's one-frame time axis (format 2) is there for The Well's reader only
+        times = dims["time"][()] if "time" in dims and not steady else None
         scalars, per_sample = {}, []
         if "scalars" in f:
             for name, ds in f["scalars"].items():
@@ -215,7 +260,7 @@ class WellSource(FieldSource):
                     per_sample.append(name)
                 else:
                     scalars[name] = float(ds[()])
-        bc_types = [g.attrs["bc_type"] for g in f["boundary_conditions"].values()] if "boundary_conditions" in f else []
+        bc_types = _boundary_types(f)
         attrs = {k: (v.tolist() if isinstance(v, (np.ndarray, np.generic)) else v) for k, v in f.attrs.items()}
         self.info = SourceInfo(
             path=self.path, family=str(f.attrs.get("family", f.attrs.get("dataset_name", "unknown"))),
