@@ -23,6 +23,10 @@ The HTML page needs no network: inline CSS, a small vanilla-JS table sorter (cli
 ``index.html#sort=<table id>:<column key>[:desc]`` sorts on load) and inline SVG plots
 (nRMSE vs parameters, nRMSE vs training cost, and rollout nRMSE vs step for time-dependent
 datasets), drawn here in Python.
+
+A record that does not link, for every seed, the checkpoint or predictions file it was scored
+from (a per-instance solver's run; a record whose file hashes were left out) has nothing that
+``--verify`` could re-score: its Setting cell starts with **unverified** (:func:`unverified`).
 """
 from __future__ import annotations
 
@@ -32,7 +36,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from pdebench_x.leaderboard.schema import PRIMARY_METRIC
+from pdebench_x.leaderboard.schema import ARTIFACT_HASHES, PRIMARY_METRIC
 from pdebench_x.leaderboard.store import load_board
 
 #: Columns of a dataset table after the primary metric: (metric key, header).
@@ -74,6 +78,7 @@ def make_rows(records: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[str, 
             "solver": rec["solver"]["name"], "model": rec["solver"]["model"], "kind": rec["solver"]["kind"],
             "paper": rec["solver"].get("paper"), "code": rec["solver"].get("code"),
             "given_equation": given_equation(rec), "dataset": rec["dataset"], "setting": rec["setting"], "source": rec["source"],
+            "unverified": unverified(rec),
             "mean": mean, "std": std or 0.0,
             "metrics": {k: _stat(agg, k) for k, _ in METRIC_COLUMNS},
             "zero_shot": _stat(zs["aggregate"], PRIMARY_METRIC) if zs else None,
@@ -115,6 +120,7 @@ def _same_k_row(rec: Mapping[str, Any]) -> dict[str, Any]:
         "kind_label": KIND_LABEL.get(rec["solver"]["kind"], rec["solver"]["kind"]),
         "paper": rec["solver"].get("paper"), "code": rec["solver"].get("code"), "dataset": rec["dataset"],
         "given_equation": given_equation(rec), "setting": rec["setting"], "applicable": applicable, "reason": rec.get("reason"),
+        "unverified": unverified(rec),
         "mean": mean,
         "std_instances": spread.get("std") if applicable else None,
         # one fit per instance has no training seeds: its "over seeds" spread is only shown for
@@ -233,6 +239,34 @@ def given_equation(rec: Mapping[str, Any]) -> bool:
     return False
 
 
+#: Put before the Setting of a record with nothing to re-score (see :func:`unverified`).
+UNVERIFIED = "unverified"
+UNVERIFIED_TITLE = "no checkpoint or predictions file linked: nothing to re-score with --verify"
+
+
+def _links_file(seed: Mapping[str, Any]) -> bool:
+    return bool(seed.get("checkpoint") or any(seed.get(k) for k in ARTIFACT_HASHES))
+
+
+def unverified(rec: Mapping[str, Any]) -> bool:
+    """Whether a record with metrics fails to link, for some seed, the checkpoint or predictions
+    file it was scored from: then nothing can re-score it (``--verify``), its figures are taken
+    as written. A not-applicable record has no figures to verify."""
+    seeds = rec.get("seeds") or []
+    return rec.get("status", "ok") == "ok" and not (seeds and all(_links_file(s) for s in seeds))
+
+
+def setting_markdown(r: Mapping[str, Any], text: str) -> str:
+    """A row's Setting (or note) cell in Markdown, marked when the record is unverified."""
+    return (f"**{UNVERIFIED}**: " if r.get("unverified") else "") + _md_escape(text)
+
+
+def setting_html(r: Mapping[str, Any], text: str) -> str:
+    """A row's Setting (or note) cell content in HTML, marked when the record is unverified."""
+    mark = f'<span class="unverified" title="{html.escape(UNVERIFIED_TITLE)}">{UNVERIFIED}</span>: '
+    return (mark if r.get("unverified") else "") + html.escape(text)
+
+
 def _safe_url(url: str | None) -> str | None:
     """The http(s) address at the start of a record's link field ("https://... (commit abc)" is
     common: the note after the address would break a Markdown link and an href)."""
@@ -276,6 +310,11 @@ papers' numbers.
 **Equation input.** A solver marked `(eq.)` is given the PDE's symbolic equation with its
 coefficients as an input (PROSE with its symbol branch on), beyond the fields every operator
 learner sees; on a fixed-coefficient dataset that input is the same for every sample.
+
+**Unverified.** A Setting that starts with **unverified** belongs to a record that links no
+checkpoint or predictions file for some seed (a per-instance solver's own run, for one): there
+is nothing to re-score, so its figures are as submitted; the others can be re-scored with
+`python score.py --verify <record>`.
 
 **Same K instances.** Per-instance solvers (PINN, LPINN, PIG) are fitted afresh on each of K
 test instances, not on the full split, so they are not in the ranked tables. Where they have
@@ -347,7 +386,8 @@ def render_same_k_markdown(name: str, group: Mapping[str, Any]) -> list[str]:
         link = _safe_url(r["code"]) or _safe_url(r["paper"])
         solver = f"[{_md_escape(r['solver'])}]({link})" if link else _md_escape(r["solver"])
         solver += EQUATION_MARK if r.get("given_equation") else ""
-        cells = [solver, r["kind_label"]] + [text for text, _ in _same_k_cells(r)] + [_md_escape(_same_k_note(r))]
+        cells = [solver, r["kind_label"]] + [text for text, _ in _same_k_cells(r)]
+        cells.append(setting_markdown(r, _same_k_note(r)))
         out.append("| " + " | ".join(cells) + " |")
     if group["missing"]:
         out.append(f"\n_Not scored on these instances: {', '.join(map(_md_escape, group['missing']))} (no K-instance "
@@ -397,7 +437,7 @@ def _markdown_main_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
                  fmt_pm(*r["zero_shot"]) if r["zero_shot"] else NA]
         cells += [fmt(r["metrics"][k][0]) for k, _ in METRIC_COLUMNS]
         cells += [fmt_int(r["n_parameters"]), fmt_seconds(r["train_seconds"]),
-                  fmt_ms(r["inference_seconds_per_sample"]), str(r["n_seeds"]), _md_escape(r["setting"])]
+                  fmt_ms(r["inference_seconds_per_sample"]), str(r["n_seeds"]), setting_markdown(r, r["setting"])]
         out.append("| " + " | ".join(cells) + " |")
     return out
 
@@ -510,6 +550,7 @@ th{background:#f2f2f2;cursor:pointer;user-select:none}
 th[aria-sort=ascending]::after{content:" \\25B2"} th[aria-sort=descending]::after{content:" \\25BC"}
 tr.tied td.rank{color:#a05a00;font-weight:bold}
 tr.na td{color:#888;font-style:italic}
+.unverified{color:#a00;font-weight:bold}
 table.samek{border-top:3px solid #9467bd}
 td.primary{font-weight:bold}
 .scroll{overflow-x:auto}
@@ -605,7 +646,9 @@ def render_html(tables: Mapping[str, list[dict[str, Any]]],
             'epochs so that anyone can reproduce them (<code>python benchmarks/make_board.py</code>); they rank '
             "the solvers at that budget only and are not the papers' numbers. Primary metric: nRMSE, mean ± std "
             'over ≥ 3 training seeds; <code>2=</code> marks a tie (within one std of the group leader); '
-            '<code>(eq.)</code> marks a solver given the symbolic equation with its coefficients as input. '
+            '<code>(eq.)</code> marks a solver given the symbolic equation with its coefficients as input; '
+            f'<span class="unverified">{UNVERIFIED}</span> before a Setting marks a record that links no '
+            'checkpoint or predictions file to re-score (its figures are as submitted). '
             'Per-instance solvers (fitted afresh on K test instances) are not ranked here: they appear in each '
             "dataset's <i>same K instances</i> table, beside the operator learners scored on the same instances. "
             'Click a column header to sort.</p>']
@@ -671,7 +714,7 @@ def _dataset_table(name: str, rows: Sequence[Mapping[str, Any]]) -> str:
                   _td(fmt_seconds(r["train_seconds"]), _num(r["train_seconds"])),
                   _td(fmt_ms(r["inference_seconds_per_sample"]),
                       _num(None if r["inference_seconds_per_sample"] is None else 1e3 * r["inference_seconds_per_sample"])),
-                  _td(str(r["n_seeds"]), r["n_seeds"]), _td(html.escape(r["setting"]), r["setting"], "text")]
+                  _td(str(r["n_seeds"]), r["n_seeds"]), _td(setting_html(r, r["setting"]), r["setting"], "text")]
         cls = ' class="tied"' if r["tied"] else ""
         body.append(f'<tr{cls} data-solver="{html.escape(r["solver"])}">' + "".join(cells) + "</tr>")
     return (f'<div class="scroll"><table class="sortable" id="table-{html.escape(name)}"><thead><tr>'
@@ -697,7 +740,7 @@ def _same_k_table(name: str, group: Mapping[str, Any], index: int) -> str:
         for (text, value), (key, _) in zip(_same_k_cells(r), SAME_K_HEADS):
             cells.append(_td(html.escape(text), _num(value), "primary" if key == "nrmse" else ""))
         note = _same_k_note(r)
-        cells.append(_td(html.escape(note), note, "text"))
+        cells.append(_td(setting_html(r, note), note, "text"))
         cls = ' class="na"' if not r["applicable"] else ""
         body.append(f'<tr{cls} data-solver="{html.escape(r["solver"])}" data-kind="{html.escape(r["kind"])}">'
                     + "".join(cells) + "</tr>")

@@ -19,6 +19,14 @@ On top of the schema, :func:`validate_record` checks what JSON Schema cannot say
 * the K-instance section (version 1.1): K distinct sorted test indices inside the split, the
   same in every seed, each seed's K-instance metrics over exactly K samples, and its aggregate
   and ``spread`` recomputed from the seeds (:func:`instance_spread`).
+* the figures agree with each other as the scorer computes them (:func:`consistency_errors`):
+  in every metric section, each overall value is the mean (max_error: the max) of its
+  per-channel values and of its per-step values; with one channel and one scored frame,
+  relative_l2_fno >= nRMSE; a K-instance section's overall values are the mean (max_error: the
+  max; not crmse) of its per-instance values; the aggregate's overall and per-step statistics
+  and the zero-shot aggregate are those of the seeds; so an edit of one figure is caught;
+* the seeds are distinct runs: no two seeds share a checkpoint or predictions hash, and no two
+  have identical overall metrics (one predictions file copied under several seeds).
 
 Versions: "1" (the first) and "1.1" (status/reason, per-instance records, the K-instance
 section; every field it adds is optional, so a version-1 record is a valid 1.1 record too and
@@ -45,6 +53,13 @@ V1_1_FIELDS = ("status", "reason", "instances")
 #: Relative tolerance of the aggregate-vs-seeds consistency check (records are written by json
 #: from float64, so the round trip is exact; this only absorbs a reordering of the sum).
 AGGREGATE_RTOL = 1e-9
+#: How a metric's overall value follows from its per-channel and per-step values, where that
+#: is not their mean (``pdebench_x.metrics.AGGREGATION``, repeated here so that validating a
+#: record needs no torch): max_error is their max; crmse ("rms") is their mean too, as its
+#: root-mean-square runs over the samples first, but not the mean of its per-instance values.
+NON_MEAN_METRICS = {"max_error": "max", "crmse": "rms"}
+#: Seed fields naming the file a seed was scored from (the checkpoint or the predictions file).
+ARTIFACT_HASHES = ("checkpoint_sha256", "predictions_sha256")
 
 
 class RecordError(ValueError):
@@ -331,7 +346,6 @@ def semantic_errors(record: dict[str, Any]) -> list[str]:
     if dup:
         errors.append(f"$.seeds: seed value(s) {dup} appear more than once; the spread must come "
                       "from distinct training seeds")
-    per_seed: dict[str, list] = {}
     for i, seed in enumerate(seeds):
         try:
             overall = primary_section(seed["metrics"])["overall"]
@@ -341,25 +355,151 @@ def semantic_errors(record: dict[str, Any]) -> list[str]:
         if overall.get(PRIMARY_METRIC) is None:
             errors.append(f"$.seeds[{i}]: the primary metric {PRIMARY_METRIC} is missing or null "
                           "(the solver diverged?); every seed must have a finite nRMSE")
-        for name, v in overall.items():
-            per_seed.setdefault(name, []).append(v)
-    agg = (record.get("aggregate") or {}).get("overall") if isinstance(record.get("aggregate"), dict) else None
     if not errors:
         errors += instance_errors(record)
-    if isinstance(agg, dict) and not errors:
-        for name, values_ in per_seed.items():
-            want = mean_std(values_)
-            have = agg.get(name)
-            if not isinstance(have, dict):
-                errors.append(f"$.aggregate.overall: missing {name!r} (the mean and std of the seeds' values)")
-                continue
-            for key in ("mean", "std"):
-                a, b = have.get(key), want[key]
-                if (a is None) != (b is None) or (a is not None and not math.isclose(
-                        a, b, rel_tol=AGGREGATE_RTOL, abs_tol=1e-15)):
-                    errors.append(f"$.aggregate.overall.{name}.{key} is {a} but the seeds give {b}: the "
-                                  "aggregate must be computed from the per-seed values")
+    if not errors:
+        errors += consistency_errors(record)
     return errors
+
+
+# ------------------------------------------------------------------------------------------
+# figures that must agree with each other
+# ------------------------------------------------------------------------------------------
+def _combined(name: str, values: list[float]) -> float:
+    """Metric ``name``'s overall value from its per-channel or per-step values."""
+    return max(values) if NON_MEAN_METRICS.get(name) == "max" else math.fsum(values) / len(values)
+
+
+def _parts_errors(path: str, overall: dict[str, Any], parts: dict[str, list], what: str) -> list[str]:
+    """``overall[name]`` vs :func:`_combined` of ``parts[name]`` (its values per channel, step or instance)."""
+    errors = []
+    for name, values in parts.items():
+        have = overall.get(name)
+        if have is None or not values:
+            continue
+        if any(v is None for v in values):
+            errors.append(f"{path}.overall.{name} is {have!r} but its {what} values include null: an undefined "
+                          "value makes the overall value undefined too")
+        elif not _close(have, _combined(name, values)):
+            errors.append(f"{path}.overall.{name} is {have!r} but its {what} values give "
+                          f"{_combined(name, values)!r}: the figures of a section must agree (edited?)")
+    return errors
+
+
+def _by_channel(section: dict[str, Any]) -> dict[str, list]:
+    """{metric: [its value in each channel]} of a metric section's per_channel table."""
+    out: dict[str, list] = {}
+    for values in (section.get("per_channel") or {}).values():
+        for name, v in values.items():
+            out.setdefault(name, []).append(v)
+    return out
+
+
+def _relative_l2_errors(path: str, section: dict[str, Any]) -> list[str]:
+    """One channel, one scored frame: per sample, relative_l2_fno = rms(e) / (rms(y) + eps / sqrt(N))
+    >= rms(e) / (rms(y) + eps) = nRMSE (N grid points), so their means over samples keep the order."""
+    overall = section.get("overall") or {}
+    rel, nrmse = overall.get("relative_l2_fno"), overall.get(PRIMARY_METRIC)
+    if len(section.get("per_channel") or {}) != 1 or len(section.get("steps") or []) != 1 \
+            or rel is None or nrmse is None or rel >= nrmse * (1 - AGGREGATE_RTOL):
+        return []
+    return [f"{path}.overall.relative_l2_fno is {rel!r}, below its nrmse {nrmse!r}: with one channel and one "
+            "scored frame relative_l2_fno >= nrmse for every sample (edited?)"]
+
+
+def section_errors(path: str, section: dict[str, Any]) -> list[str]:
+    """A metric section's overall values vs its per-channel and per-step values, and rel. L2 vs nRMSE."""
+    overall = section.get("overall") or {}
+    return (_parts_errors(path, overall, _by_channel(section), "per_channel")
+            + _parts_errors(path, overall, section.get("per_step") or {}, "per_step")
+            + _relative_l2_errors(path, section))
+
+
+def _per_instance_errors(path: str, block: dict[str, Any]) -> list[str]:
+    """A seed's K-instance section: its overall values vs its per-instance values (not crmse's)."""
+    parts = {k: v for k, v in block["per_instance"].items() if NON_MEAN_METRICS.get(k) != "rms"}
+    key = next(k for k in ("rollout", "steady") if k in block["metrics"])
+    return _parts_errors(f"{path}.metrics.{key}", block["metrics"][key]["overall"], parts, "per_instance")
+
+
+def _stat_errors(path: str, have: Any, values: list[Any]) -> list[str]:
+    """An aggregate statistic vs :func:`mean_std` of the seeds' values."""
+    if not isinstance(have, dict):
+        return [f"{path}: missing (the mean and std of the seeds' values)"]
+    want = mean_std(values)
+    keys = ["mean", "std"] + [k for k in ("min", "max", "n") if k in have]
+    return [f"{path}.{k} is {have.get(k)!r} but the seeds give {want[k]!r}: the aggregate must be computed "
+            "from the per-seed values" for k in keys if not _close(have.get(k), want[k])]
+
+
+def _aggregate_errors(path: str, agg: dict[str, Any], sections: list[dict[str, Any]]) -> list[str]:
+    """An aggregate (overall and per-step statistics) vs the seeds' sections it is computed from."""
+    errors = []
+    for name in dict.fromkeys(n for s in sections for n in s["overall"]):
+        errors += _stat_errors(f"{path}.overall.{name}", (agg.get("overall") or {}).get(name),
+                               [s["overall"].get(name) for s in sections])
+    for name, first in (sections[0].get("per_step") or {}).items() if sections else ():
+        stats = (agg.get("per_step") or {}).get(name) or []
+        for t in range(len(first)):
+            errors += _stat_errors(f"{path}.per_step.{name}[{t}]", stats[t] if t < len(stats) else None,
+                                   [_step_value(s, name, t) for s in sections])
+    return errors
+
+
+def _step_value(section: dict[str, Any], name: str, t: int) -> Any:
+    values = (section.get("per_step") or {}).get(name) or []
+    return values[t] if t < len(values) else None
+
+
+def _zero_shot_errors(record: dict[str, Any], seeds: list[dict[str, Any]]) -> list[str]:
+    block = record.get("zero_shot")
+    if not isinstance(block, dict):
+        return []
+    missing = [i for i, s in enumerate(seeds) if not isinstance(s.get("zero_shot"), dict)]
+    if missing:
+        return [f"$.zero_shot: a zero-shot aggregate, but seeds {missing} have no zero-shot scores"]
+    return _aggregate_errors("$.zero_shot.aggregate", block["aggregate"], [s["zero_shot"] for s in seeds])
+
+
+def _same_run(a: dict[str, Any], b: dict[str, Any]) -> str | None:
+    """Why seeds ``a`` and ``b`` are one run scored twice (a shared file hash, identical metrics), or None."""
+    shared = [k for k in ARTIFACT_HASHES if a.get(k) and a.get(k) == b.get(k)]
+    if shared:
+        return f"the same {shared[0]} {a[shared[0]][:12]}... (one file scored as two seeds)"
+    if primary_section(a["metrics"])["overall"] == primary_section(b["metrics"])["overall"]:
+        return "identical overall metrics (identical predictions: one file copied under two seeds?)"
+    return None
+
+
+def identical_seed_errors(seeds: list[dict[str, Any]]) -> list[str]:
+    """Seeds that are one run: each later seed is reported once, against the first seed it repeats."""
+    errors = []
+    for j, later in enumerate(seeds):
+        for i, earlier in enumerate(seeds[:j]):
+            why = _same_run(earlier, later)
+            if why:
+                errors.append(f"$.seeds[{j}] and $.seeds[{i}] have {why}; the spread must come from distinct "
+                              "training seeds, each its own checkpoint or predictions file")
+                break
+    return errors
+
+
+def consistency_errors(record: dict[str, Any]) -> list[str]:
+    """Every identity between a record's figures (see the module docstring); [] if they all hold."""
+    seeds = record.get("seeds") or []
+    errors = []
+    for i, seed in enumerate(seeds):
+        for key, section in seed["metrics"].items():
+            errors += section_errors(f"$.seeds[{i}].metrics.{key}", section)
+        block = seed.get("instances")
+        if block:
+            for key, section in block["metrics"].items():
+                errors += section_errors(f"$.seeds[{i}].instances.metrics.{key}", section)
+            errors += _per_instance_errors(f"$.seeds[{i}].instances", block)
+    errors += identical_seed_errors(seeds)
+    if seeds:
+        errors += _aggregate_errors("$.aggregate", record["aggregate"], [primary_section(s["metrics"]) for s in seeds])
+    return errors + _zero_shot_errors(record, seeds)
 
 
 def parse_record(text: str, source: str = "record") -> dict[str, Any]:

@@ -57,7 +57,7 @@ HDF5 file, one per training seed:
                    n_parameters (int), train_seconds, inference_seconds_per_sample (float),
                    n_instances (int), instance_seed (int) (the K-instance section's choice;
                    default: the family's conf/data/<family>.yaml)
-  /predictions/<channel>   float32/64 [N, T, X, Y]: one dataset per target channel, in
+  /predictions/<channel>   float16/32/64 [N, T, X, Y]: one dataset per target channel, in
                            physical units; N = test samples, T = scored frames (1 for steady
                            problems; for rollouts every frame after the context frames)
   /sample_index            int [N]: the test-split index of each row, which must be 0..N-1
@@ -190,8 +190,25 @@ def wandb_run_path(run_dir: Path | None, record: Mapping[str, Any] | None) -> st
     return "/".join(p for p in (entity, logger.get("project", "pdebench_x"), run_id) if p)
 
 
+def read_checkpoint(checkpoint: str | Path) -> dict[str, Any]:
+    """The checkpoint's contents, read with ``weights_only`` (tensors and plain values: a submitted
+    file is never unpickled freely); ScoringError, in our words, when it cannot be read as one."""
+    import torch
+    try:
+        ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 -- unpickling garbage raises anything (KeyError, EOFError, ...)
+        raise ScoringError(f"{checkpoint} cannot be read as a checkpoint ({type(err).__name__}): it is not a "
+                           "torch.save file of tensors and plain values, or it is truncated or corrupt; give a "
+                           ".ckpt written by train.py, or submit predictions instead (--predictions)") from err
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+        raise ScoringError(f"{checkpoint} cannot be read as a checkpoint (no state_dict: not a Lightning "
+                           "checkpoint); give a .ckpt written by train.py")
+    return ckpt
+
+
 def load_task(checkpoint: str | Path):
     from pdebench_x.tasks.operator import OperatorTask
+    read_checkpoint(checkpoint)
     try:
         return OperatorTask.load_from_checkpoint(str(checkpoint), map_location="cpu")
     except Exception as err:  # noqa: BLE001 -- any failure here means "not a checkpoint of ours"
@@ -717,6 +734,33 @@ def _domain_area(source) -> float:
     return lx * ly
 
 
+#: The dtypes a predictions array may have: real floating point (scored in float64).
+PREDICTION_DTYPES = ("float16", "float32", "float64")
+
+
+def _open_predictions(path: Path) -> h5py.File:
+    try:
+        return h5py.File(path, "r")
+    except OSError as err:
+        raise ScoringError(f"cannot open predictions {path} as HDF5 ({err})") from err
+
+
+def check_prediction_dtypes(path: str | Path) -> None:
+    """Refuse (ScoringError, one line) a file whose /predictions arrays are not real floating point:
+    integers, booleans, complex numbers or strings would be cast into meaningless scores."""
+    path = Path(path)
+    with _open_predictions(path) as f:
+        group = f.get("predictions")
+        for name in sorted(group.keys()) if isinstance(group, h5py.Group) else []:
+            if not isinstance(group[name], h5py.Dataset):
+                raise ScoringError(f"{path}: /predictions/{name} is a group, not an array of predictions")
+            dtype = group[name].dtype
+            if dtype.name not in PREDICTION_DTYPES:
+                raise ScoringError(f"{path}: /predictions/{name} has dtype {dtype}; predictions must be real "
+                                   f"floating point ({', '.join(PREDICTION_DTYPES)}): write them as float32 or "
+                                   "float64 in physical units")
+
+
 def score_predictions_file(path: str | Path, fp: Mapping[str, Any], data_root: str | Path,
                            batch: int = 16) -> tuple[dict[str, Any], dict[str, Any]]:
     """(seed entry, file attributes) of one predictions file, every layout fact checked."""
@@ -724,16 +768,13 @@ def score_predictions_file(path: str | Path, fp: Mapping[str, Any], data_root: s
 
     from pdebench_x.metrics import MetricAccumulator
     path = Path(path)
+    check_prediction_dtypes(path)
     dataset, source, offset = _expected_targets(fp, data_root)
     channels = list(fp["test"]["target_channels"])
     n = len(dataset)
     first_y = dataset[0]["y"]
     t, xy = first_y.shape[0], tuple(first_y.shape[-2:])
-    try:
-        f = h5py.File(path, "r")
-    except OSError as err:
-        raise ScoringError(f"cannot open predictions {path} as HDF5 ({err})") from err
-    with f:
+    with _open_predictions(path) as f:
         attrs = {k: _attr(f, k) for k in f.attrs}
         problems = []
         if attrs.get("dataset") != fp["dataset"]:
@@ -829,6 +870,8 @@ def score_predictions(files: Sequence[str | Path], fingerprints_dir: str | Path,
             raise ScoringError(f"{files[0]} has no 'dataset' attribute; pass dataset=<name>")
     fp = load_fingerprint(fingerprints_dir, dataset)
     require_seeds(len(files))
+    for p in files:  # every file, before any is scored
+        check_prediction_dtypes(p)
     scored = [score_predictions_file(p, fp, data_root) for p in files]
     attrs = scored[0][1]
     solvers = {a.get("solver") for _, a in scored}

@@ -2,8 +2,9 @@
 
 Records live in ``<board>/submissions/<dataset>__<solver>.json``. A record is added only
 after every check passed (schema, finite non-negative metrics, the shipped fingerprint of
-its dataset, no other record of the same solver name on the same dataset); it is written
-with exclusive creation, so an existing file is never replaced, even by a race.
+its dataset, no other record of the same solver name on the same dataset, no checkpoint or
+predictions file that another record on the board was scored from); it is written with
+exclusive creation, so an existing file is never replaced, even by a race.
 """
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from pdebench_x.leaderboard.fingerprint import FingerprintMismatch, FingerprintMissing, load_fingerprint
-from pdebench_x.leaderboard.schema import RecordError, dump_record, load_record, validate_record
+from pdebench_x.leaderboard.schema import ARTIFACT_HASHES, RecordError, dump_record, load_record, validate_record
 
 
 class DuplicateSubmission(ValueError):
-    """The board already has a record of this solver name on this dataset."""
+    """The board already has a record of this solver name on this dataset, or of its files."""
 
 
 def submissions_dir(board_dir: str | Path) -> Path:
@@ -41,12 +42,13 @@ def load_board(board_dir: str | Path) -> list[tuple[Path, dict[str, Any]]]:
         except RecordError as err:
             problems.append(str(err))
     seen: dict[tuple[str, str], Path] = {}
-    for path, rec in records:
+    for index, (path, rec) in enumerate(records):
         key = (rec["dataset"]["name"], rec["solver"]["name"].lower())
         if key in seen:
             problems.append(f"{path} and {seen[key]} both hold solver {rec['solver']['name']!r} on "
                             f"{rec['dataset']['name']}: solver names must be unique per dataset")
         seen[key] = path
+        problems += [f"{path}: {p}" for p in shared_files(rec, records[:index])]
         try:
             check_fingerprint(rec, fingerprints_dir(board_dir))
         except (FingerprintMismatch, FingerprintMissing) as err:
@@ -54,6 +56,29 @@ def load_board(board_dir: str | Path) -> list[tuple[Path, dict[str, Any]]]:
     if problems:
         raise RecordError(problems, f"the board at {board_dir}")
     return records
+
+
+def artifact_hashes(record: Mapping[str, Any]) -> dict[str, str]:
+    """{SHA-256: 'seeds[i].<field>'} of the checkpoints and predictions files a record was scored from."""
+    out: dict[str, str] = {}
+    for i, seed in enumerate(record.get("seeds") or []):
+        for field in ARTIFACT_HASHES:
+            if seed.get(field):
+                out.setdefault(seed[field], f"seeds[{i}].{field}")
+    return out
+
+
+def shared_files(record: Mapping[str, Any], others: list[tuple[Path, dict[str, Any]]]) -> list[str]:
+    """Each file hash of ``record`` that already belongs to one of ``others`` (path, record), said."""
+    mine = artifact_hashes(record)
+    problems = []
+    for path, other in others:
+        for digest, where in artifact_hashes(other).items():
+            if digest in mine:
+                problems.append(f"{mine[digest]} {digest[:12]}... already belongs to {Path(path).name} (solver "
+                                f"{other['solver']['name']!r}, {where}): a checkpoint or predictions file is scored "
+                                "into one record only, under one solver name")
+    return problems
 
 
 def check_fingerprint(record: Mapping[str, Any], fp_dir: str | Path) -> None:
@@ -81,6 +106,10 @@ def add_record(record: Mapping[str, Any], board_dir: str | Path) -> Path:
                 f"the board already has solver {rec['solver']['name']!r} on {dataset} ({path}); nothing was "
                 "written. Records are never overwritten: submit under another name (solver=<name>, e.g. "
                 f"{name}-v2), or remove the old record in a reviewed pull request first")
+    reused = shared_files(record, existing)
+    if reused:
+        raise DuplicateSubmission(f"the record of {name} on {dataset} was scored from files of a record already on "
+                                  "the board; nothing was written:\n" + "\n".join(f"  - {p}" for p in reused))
     path = submissions_dir(board_dir) / record_filename(record)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = dump_record(record)
