@@ -1,7 +1,8 @@
 """Train a solver on a dataset: `python train.py model=<name> data=<name> [overrides]`.
 
 Hydra composes conf/train.yaml; a missing dataset is generated on first use. The run
-directory (outputs/<data>_<model>/<time>/) receives checkpoints, logs and metrics.json.
+directory (outputs/<data>_<model>/<time>_<random suffix>/, one per run) receives checkpoints,
+logs and metrics.json.
 """
 import os
 from pathlib import Path
@@ -13,6 +14,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
+
+from pdebench_x import run_dir  # noqa: F401  (registers ${run_suffix:} of hydra.run.dir / sweep.dir)
 
 os.environ.setdefault("PDEBENCH_X_ROOT", str(Path(__file__).resolve().parent))
 

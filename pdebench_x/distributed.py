@@ -31,6 +31,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import zipfile
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
@@ -47,6 +48,9 @@ log = logging.getLogger(__name__)
 RUN_CONFIG_FILE = "run_config.json"
 #: config keys that say how to start a run, not what the run is (excluded from its identity)
 LAUNCH_KEYS = ("resume", "ckpt_path")
+#: config keys that say where files go, not what is trained (excluded from the identity too, so a
+#: run is found again after its outputs or data root moved; "hydra" only if the node was composed in)
+PLACE_KEYS = ("paths", "hydra")
 
 
 # --------------------------------------------------------------------------------------------
@@ -319,12 +323,17 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be resumed from: unreadable, truncated, or of another model."""
 
 
+def _comparable(identity: Mapping[str, Any]) -> dict[str, Any]:
+    """``identity`` without the launch and place keys (run_config.json of older runs has them)."""
+    return {k: v for k, v in identity.items() if k not in LAUNCH_KEYS and k not in PLACE_KEYS}
+
+
 def run_identity(cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """The resolved config minus the keys that only say how to start (``resume``, ``ckpt_path``)."""
+    """The resolved config minus the keys that only say how to start (``resume``, ``ckpt_path``)
+    and where files go (``paths``): what two runs must share for one to continue the other."""
     from omegaconf import OmegaConf
     plain = OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else dict(cfg)
-    return json.loads(json.dumps({k: v for k, v in plain.items() if k not in LAUNCH_KEYS}, sort_keys=True,
-                                 default=str))
+    return json.loads(json.dumps(_comparable(plain), sort_keys=True, default=str))
 
 
 def write_run_identity(cfg: Mapping[str, Any], run_dir: Path) -> None:
@@ -346,7 +355,10 @@ def resolve_resume(cfg: Mapping[str, Any], run_dir: str | Path, finished_marker:
       (no ``metrics.json``) of the *same* config, looked for in this run directory (a requeued
       job), in its siblings (``outputs/<data>_<model>/<time>/``) and in the same job of earlier
       sweeps (``multirun/<time>/<job>/``). The run then continues in that directory, so its
-      best-on-validation bookkeeping carries on. Nothing found: a fresh run, said in the log.
+      best-on-validation bookkeeping carries on; the new directory made for this run is then
+      removed if it holds only Hydra's files (its log moves along). The comparison leaves out
+      ``paths``: a run is found again after the outputs or data root moved. Nothing found: a
+      fresh run, said in the log.
     """
     run_dir = Path(run_dir)
     resume = cfg.get("resume")
@@ -369,8 +381,8 @@ def resolve_resume(cfg: Mapping[str, Any], run_dir: str | Path, finished_marker:
         if ckpt is None or (d / finished_marker).exists() or not (d / RUN_CONFIG_FILE).is_file():
             continue
         try:
-            same = json.loads((d / RUN_CONFIG_FILE).read_text()) == identity
-        except (OSError, json.JSONDecodeError):
+            same = _comparable(json.loads((d / RUN_CONFIG_FILE).read_text())) == identity
+        except (OSError, json.JSONDecodeError, AttributeError):
             same = False
         if same and (best is None or ckpt.stat().st_mtime > best[0]):
             best = (ckpt.stat().st_mtime, d, ckpt)
@@ -378,7 +390,60 @@ def resolve_resume(cfg: Mapping[str, Any], run_dir: str | Path, finished_marker:
         log.info("resume=auto: no unfinished run of this config under %s; starting afresh", run_dir.parent)
         return run_dir, None
     log.warning("resume=auto: continuing the run in %s from %s", best[1], best[2])
+    _retire_new_run_dir(run_dir, best[1])
     return best[1], best[2]
+
+
+def _only_hydra_files(run_dir: Path) -> bool:
+    """Does ``run_dir`` hold nothing but what Hydra writes before the task starts (``.hydra/``
+    and the job's ``<job name>.log``)?"""
+    return all((p.name == ".hydra" and p.is_dir()) or (p.suffix == ".log" and p.is_file())
+               for p in run_dir.iterdir())
+
+
+def _move_logs(src: Path, dest: Path) -> None:
+    """This process's logging FileHandlers that write into ``src`` go on in ``dest`` (same file
+    name, appended to, with what they wrote so far), so the continued run's log is in its directory."""
+    loggers = [logging.getLogger(), *(lg for lg in logging.Logger.manager.loggerDict.values()
+                                      if isinstance(lg, logging.Logger))]
+    src = src.resolve()
+    for handler in {h for lg in loggers for h in lg.handlers if isinstance(h, logging.FileHandler)}:
+        old = Path(handler.baseFilename)
+        if old.parent.resolve() != src:
+            continue
+        new = dest / old.name
+        handler.acquire()
+        try:
+            if handler.stream is not None:
+                handler.flush()
+                handler.stream.close()
+                handler.stream = None          # reopened (mode "a", at ``new``) by the next record
+            if old.is_file():
+                with open(new, "ab") as out:
+                    out.write(old.read_bytes())
+                old.unlink()
+            handler.baseFilename, handler.mode = str(new), "a"
+        finally:
+            handler.release()
+
+
+def _retire_new_run_dir(new: Path, continued: Path) -> None:
+    """Remove ``new``, the directory made for this run, which continues in ``continued`` instead,
+    if it holds nothing but Hydra's files; this process's log moves to ``continued``.
+
+    Only this process's logs are moved and the directory is removed only once empty: a DDP
+    process started later (its Hydra re-creates ``new`` for its log) retires its own log the same way.
+    """
+    if not new.is_dir() or new.resolve() == continued.resolve() or not _only_hydra_files(new):
+        return
+    _move_logs(new, continued)
+    shutil.rmtree(new / ".hydra", ignore_errors=True)
+    try:
+        new.rmdir()
+    except OSError:                            # another process's log is still there
+        return
+    log.info("resume=auto: removed %s, the new run directory (it held only Hydra's files); this run "
+             "continues in %s, its log too", new, continued)
 
 
 def load_checkpoint_file(path: str | Path) -> dict[str, Any]:

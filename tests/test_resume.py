@@ -11,7 +11,9 @@ two batches of epoch 1 it had already trained on (``ResumableLoader``).
 from __future__ import annotations
 
 import json
+import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,8 +23,8 @@ import lightning as L
 import pytest
 import torch
 
-from conftest import REPO, TINY_TRAIN
-from pdebench_x.distributed import CheckpointError, resolve_resume
+from conftest import REPO, TINY_TRAIN, compose_config
+from pdebench_x.distributed import RUN_CONFIG_FILE, CheckpointError, resolve_resume, run_identity, write_run_identity
 from pdebench_x.training import METRICS_FILE, run_training
 
 RUN = TINY_TRAIN + ["trainer.max_epochs=3", "checkpoint_every_n_steps=3"]
@@ -91,7 +93,7 @@ def test_the_stopped_run_had_a_mid_epoch_checkpoint(resumed):
 def test_resume_auto_continues_in_the_interrupted_run_directory(resumed, uninterrupted):
     first, _, _ = resumed
     assert (first / METRICS_FILE).exists()
-    assert not (first.parent / "t2" / METRICS_FILE).exists()
+    assert not (first.parent / "t2").exists()          # the new, unused directory was removed
     assert json.loads((first / METRICS_FILE).read_text())["global_steps"] == 12
 
 
@@ -166,9 +168,111 @@ def test_kill_9_mid_epoch_then_the_same_command_resumes(tiny_darcy, uninterrupte
     assert second.returncode == 0, second.stderr[-3000:]
     records = list(tmp_path.glob("darcy_fno/*/" + METRICS_FILE))
     assert len(records) == 1
+    assert list(tmp_path.glob("darcy_fno/*/")) == [records[0].parent]   # the second session's new dir is gone
+    assert "resume=auto: continuing the run" in (records[0].parent / "train.log").read_text()
     record = json.loads(records[0].read_text())
     assert record["global_steps"] == 12
     a, b = record["metrics"]["steady"]["overall"], full["metrics"]["steady"]["overall"]
     for name, value in b.items():
         if value is not None:
             assert a[name] == pytest.approx(value, rel=1e-6, abs=1e-9), name
+
+
+# ---------------------------------------------------------------------------------------------
+# resume=auto: the directory it leaves, and finding runs after their root moved (no training:
+# an interrupted run is a directory with a checkpoint file and its run_config.json)
+# ---------------------------------------------------------------------------------------------
+def interrupted_run(run_dir: Path, cfg, identity: dict | None = None) -> Path:
+    """A directory as a run of ``cfg`` killed mid-training leaves it (the checkpoint's content is not read)."""
+    (run_dir / "checkpoints").mkdir(parents=True)
+    (run_dir / "checkpoints" / "last.ckpt").write_bytes(b"not read here")
+    if identity is None:
+        write_run_identity(cfg, run_dir)
+    else:
+        (run_dir / RUN_CONFIG_FILE).write_text(json.dumps(identity))
+    return run_dir
+
+
+def fresh_hydra_dir(run_dir: Path) -> Path:
+    """What Hydra puts in a new run directory before the task starts: its config copy and the job log."""
+    (run_dir / ".hydra").mkdir(parents=True)
+    for name in ("config.yaml", "hydra.yaml", "overrides.yaml"):
+        (run_dir / ".hydra" / name).write_text("{}\n")
+    return run_dir
+
+
+@pytest.fixture
+def job_log(tmp_path):
+    """A FileHandler on the root logger, as Hydra's job logging: <run dir>/train.log."""
+    handlers = []
+
+    def attach(path: Path) -> logging.FileHandler:
+        handler = logging.FileHandler(path)
+        handler.setLevel(logging.INFO)
+        logging.getLogger().addHandler(handler)
+        handlers.append(handler)
+        return handler
+
+    level = logging.getLogger().level
+    logging.getLogger().setLevel(logging.INFO)
+    yield attach
+    for handler in handlers:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+    logging.getLogger().setLevel(level)
+
+
+def test_resume_removes_the_unused_new_directory_and_moves_its_log(tmp_path, job_log):
+    cfg = compose_config(["resume=auto"], output_dir=tmp_path)
+    old = interrupted_run(tmp_path / "darcy_fno" / "t1", cfg)
+    (old / "train.log").write_text("the first session\n")
+    new = fresh_hydra_dir(tmp_path / "darcy_fno" / "t2")
+    handler = job_log(new / "train.log")
+    logging.getLogger("some.module").info("before resolving")
+    assert resolve_resume(cfg, new) == (old.resolve(), old.resolve() / "checkpoints" / "last.ckpt")
+    logging.getLogger("some.module").info("after resolving")
+    handler.flush()
+    assert not new.exists()
+    text = (old / "train.log").read_text()
+    assert text.startswith("the first session\n")
+    assert text.index("before resolving") < text.index(f"removed {new}") < text.index("after resolving")
+
+
+def test_resume_keeps_a_new_directory_that_holds_anything_else(tmp_path):
+    cfg = compose_config(["resume=auto"], output_dir=tmp_path)
+    old = interrupted_run(tmp_path / "darcy_fno" / "t1", cfg)
+    new = fresh_hydra_dir(tmp_path / "darcy_fno" / "t2")
+    (new / "notes.txt").write_text("mine")
+    assert resolve_resume(cfg, new)[0] == old.resolve()
+    assert (new / "notes.txt").exists() and (new / ".hydra" / "config.yaml").exists()
+    # a requeued job continuing in its own directory keeps it, of course
+    assert resolve_resume(cfg, old) == (old.resolve(), old.resolve() / "checkpoints" / "last.ckpt")
+    assert old.is_dir()
+
+
+def test_resume_finds_the_run_after_the_outputs_and_data_roots_moved(tmp_path):
+    before, after = tmp_path / "before", tmp_path / "after"
+    cfg = compose_config(["resume=auto"], data_dir=before / "data", output_dir=before / "out")
+    interrupted_run(before / "out" / "darcy_fno" / "t1", cfg)
+    shutil.move(before, after)
+    moved = compose_config(["resume=auto"], data_dir=after / "data", output_dir=after / "out")
+    found = after / "out" / "darcy_fno" / "t1"
+    assert resolve_resume(moved, after / "out" / "darcy_fno" / "t2")[0] == found.resolve()
+    assert "paths" not in run_identity(moved)
+    assert run_identity(moved) == run_identity(cfg)
+    # ... and a setting that changes training still tells the runs apart
+    other = compose_config(["resume=auto", "seed=1"], data_dir=after / "data", output_dir=after / "out")
+    assert resolve_resume(other, after / "out" / "darcy_fno" / "t3")[1] is None
+
+
+def test_resume_finds_a_run_whose_identity_was_written_with_its_paths(tmp_path):
+    """run_config.json of older runs holds the whole config, paths included."""
+    old_root, new_root = tmp_path / "old", tmp_path / "new"
+    old_cfg = compose_config(["resume=auto"], output_dir=old_root)
+    from omegaconf import OmegaConf
+    written = {k: v for k, v in OmegaConf.to_container(old_cfg, resolve=True).items()
+               if k not in ("resume", "ckpt_path")}
+    assert written["paths"]["output_dir"] == str(old_root)
+    run = interrupted_run(new_root / "darcy_fno" / "t1", old_cfg, identity=written)
+    cfg = compose_config(["resume=auto"], output_dir=new_root)
+    assert resolve_resume(cfg, new_root / "darcy_fno" / "t2")[0] == run.resolve()

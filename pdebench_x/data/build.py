@@ -17,6 +17,9 @@ import importlib
 import json
 import logging
 import os
+import socket
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -176,7 +179,8 @@ def generate_split(plan: DatasetPlan, split: str, workers: int | None = None, ch
         jobs = [(plan.family, plan.generator, plan.seed, split, s, min(s + chunk, n)) for s in starts]
         if workers > 1 and len(jobs) > 1:
             # fork, as DataLoader workers do: the numpy/scipy solvers never touch torch's thread pool.
-            with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+            with ProcessPoolExecutor(workers, mp_context=get_context("fork"), initializer=_exit_with_parent,
+                                     initargs=(os.getpid(),)) as pool:
                 for start, batch in pool.map(_solve_chunk, *zip(*jobs)):
                     writer.write(start, batch)
                     bar.update(len(next(iter(batch.values()))))
@@ -202,7 +206,7 @@ def ensure_dataset(plan: DatasetPlan, workers: int | None = None, progress: bool
         path = plan.split_path(split)
         # One generator per split at a time: DDP processes and sweep jobs may all ask for the same
         # missing dataset; the others wait here, then find the complete file.
-        with file_lock(path.parent / f".{path.name}.lock"):
+        with file_lock(path.parent / f".{path.name}.lock", f"generating {plan.name}/{split}"):
             if path.exists():
                 _check_existing(path, plan, split)
             else:
@@ -212,10 +216,111 @@ def ensure_dataset(plan: DatasetPlan, workers: int | None = None, progress: bool
     return paths
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Pool initializer: the worker exits once its parent is gone (e.g. killed with SIGKILL)
+    instead of computing on as an orphan. Polls getppid (portable; a worker is reparented)."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+# --------------------------------------------------------------------------------------------
+# the dataset lock
+# --------------------------------------------------------------------------------------------
+#: seconds between two tries of a held lock; and between two "still waiting" messages
+LOCK_POLL_S = 0.5
+LOCK_REPORT_S = 60.0
+#: descriptors of the lock files this process holds (file_lock); a forked child lets go of them
+_HELD_LOCK_FDS: set[int] = set()
+
+
+def _drop_inherited_locks() -> None:
+    """After fork, in the child: let go of the parent's lock files.
+
+    An flock lock belongs to the open file description, which a forked child shares: a child
+    that kept it would hold the lock once its parent died (the orphaned workers of a killed
+    generation locked every later run out). Releasing the shared description's lock would free
+    the parent's too, so the child only drops its reference: the descriptor is pointed at
+    /dev/null (not closed, so the file object the child inherited never closes another file).
+    """
+    if not _HELD_LOCK_FDS:
+        return
+    null = os.open(os.devnull, os.O_RDONLY)
+    try:
+        for fd in _HELD_LOCK_FDS:
+            with contextlib.suppress(OSError):
+                os.dup2(null, fd, inheritable=False)
+    finally:
+        os.close(null)
+    _HELD_LOCK_FDS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_drop_inherited_locks)
+
+
+def _pid_alive(pid: int) -> bool:
+    """Is process ``pid`` (of this host) running? A zombie (exited, unreaped) holds no files."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _holder_message(path: Path) -> str:
+    """Who holds the lock at ``path``, as far as its file says (the holder writes itself there)."""
+    try:
+        holder = json.loads(path.read_text() or "null")
+        pid, host = int(holder["pid"]), str(holder.get("host") or "")
+    except (OSError, ValueError, TypeError, KeyError):
+        return f"waiting for the lock {path}, held by another process (which has not said who it is)"
+    about = ", ".join(x for x in (holder.get("purpose"), holder.get("since") and f"since {holder['since']}") if x)
+    who = f"pid {pid}" + (f" ({about})" if about else "")
+    if host and host != socket.gethostname():
+        return f"waiting for the lock {path}: held by {who} on {host}"
+    if _pid_alive(pid):
+        return f"waiting for the lock {path}: held by {who}"
+    return (f"waiting for the lock {path}: its holder, {who}, is no longer alive, but the lock is still held "
+            f"by a process that inherited it (e.g. an orphaned worker of pid {pid}); `fuser -v {path}` "
+            "lists it; end it to go on")
+
+
+def _acquire(fh, path: Path) -> None:
+    """flock(LOCK_EX) on ``fh``; while another process holds it, say who, now and every LOCK_REPORT_S."""
+    import fcntl
+    start = time.monotonic()
+    next_report = start
+    while True:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            now = time.monotonic()
+            if now >= next_report:
+                log.warning("%s (%.0f s so far)", _holder_message(path), now - start)
+                next_report = now + LOCK_REPORT_S
+            time.sleep(LOCK_POLL_S)
+            continue
+        if next_report > start:
+            log.info("got the lock %s after %.0f s", path, time.monotonic() - start)
+        return
+
+
 @contextlib.contextmanager
-def file_lock(path: Path) -> Iterator[None]:
+def file_lock(path: Path, purpose: str = "") -> Iterator[None]:
     """An exclusive advisory lock (fcntl.flock) on ``path``, created if missing; released on exit,
-    also when the holder is killed. Without fcntl (not POSIX) there is no lock."""
+    also when the holder is killed. Without fcntl (not POSIX) there is no lock.
+
+    The holder writes its pid and ``purpose`` into the file, so that a process that has to wait
+    says whom for. Forked children never hold it (:func:`_drop_inherited_locks`).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as fh:
         try:
@@ -223,8 +328,19 @@ def file_lock(path: Path) -> Iterator[None]:
         except ImportError:  # pragma: no cover
             yield
             return
-        fcntl.flock(fh, fcntl.LOCK_EX)
+        _HELD_LOCK_FDS.add(fh.fileno())     # before locking: a fork in between must not keep it
         try:
-            yield
+            _acquire(fh, path)
+            try:
+                fh.truncate(0)
+                fh.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "purpose": purpose,
+                                     "since": time.strftime("%Y-%m-%d %H:%M:%S")}))
+                fh.flush()
+                yield
+            finally:
+                # (a forked child that gets here holds no lock: _drop_inherited_locks)
+                if fh.fileno() in _HELD_LOCK_FDS:
+                    fh.truncate(0)          # released: name nobody
+                    fcntl.flock(fh, fcntl.LOCK_UN)
         finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+            _HELD_LOCK_FDS.discard(fh.fileno())
