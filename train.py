@@ -5,6 +5,7 @@ directory (outputs/<data>_<model>/<time>_<random suffix>/, one per run) receives
 logs and metrics.json.
 """
 import os
+import sys
 from pathlib import Path
 
 # Before torch loads OpenMP: with the default active spin-wait, two torch threads that share
@@ -22,8 +23,17 @@ os.environ.setdefault("PDEBENCH_X_ROOT", str(Path(__file__).resolve().parent))
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> None:
-    from pdebench_x.training import run_training
-    run_training(cfg, HydraConfig.get().runtime.output_dir)
+    from pdebench_x.distributed import discard_unused_run_dir
+    from pdebench_x.training import USER_ERRORS, run_training
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        run_training(cfg, run_dir)
+    except USER_ERRORS as err:
+        # Bad input, not a bug: its message says what to change; no traceback, exit status 2,
+        # and no run directory left behind by a run that was refused before it wrote anything.
+        print(f"error: {err}", file=sys.stderr)
+        discard_unused_run_dir(run_dir)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

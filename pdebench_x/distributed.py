@@ -401,6 +401,15 @@ def _only_hydra_files(run_dir: Path) -> bool:
                for p in run_dir.iterdir())
 
 
+def discard_unused_run_dir(run_dir: Path) -> bool:
+    """Remove ``run_dir`` if it holds nothing but Hydra's files (a run refused before it wrote
+    anything: bad settings); True if removed."""
+    if not run_dir.is_dir() or not _only_hydra_files(run_dir):
+        return False
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return not run_dir.exists()
+
+
 def _move_logs(src: Path, dest: Path) -> None:
     """This process's logging FileHandlers that write into ``src`` go on in ``dest`` (same file
     name, appended to, with what they wrote so far), so the continued run's log is in its directory."""

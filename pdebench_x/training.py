@@ -26,13 +26,19 @@ from omegaconf import DictConfig, OmegaConf
 from pdebench_x import distributed
 from pdebench_x.data.build import plan_from_config
 from pdebench_x.data.datamodule import PDEDataModule
+from pdebench_x.data.formats import DataFormatError
+from pdebench_x.distributed import CheckpointError
 from pdebench_x.metrics import headline
-from pdebench_x.preflight import check_run_settings
+from pdebench_x.preflight import SettingError, check_run_settings
 from pdebench_x.tasks.operator import OperatorTask
 
 log = logging.getLogger(__name__)
 
 METRICS_FILE = "metrics.json"
+
+#: Errors caused by the user's input (settings, files, checkpoints): train.py prints their
+#: message, which says what to change, and exits with status 2 instead of a traceback.
+USER_ERRORS = (SettingError, DataFormatError, CheckpointError)
 
 
 def git_commit() -> str | None:

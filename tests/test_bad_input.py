@@ -13,6 +13,7 @@ live in test_board_integrity.py. The kill-and-rerun cases are in test_lock.py.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from pathlib import Path
 from typing import Callable
@@ -22,6 +23,7 @@ import numpy as np
 import pytest
 from conftest import TINY_DATA, TINY_TRAIN, compose_config, copy_dataset, read_split, write_pdebench_darcy
 
+from pdebench_x.cli import main as cli_main
 from pdebench_x.data.datamodule import PDEDataModule
 from pdebench_x.data.formats.base import DataFormatError
 from pdebench_x.data.shards import main as shards_main
@@ -186,10 +188,105 @@ def test_bad_input_is_refused_clearly_and_changes_nothing(workspace, capsys, act
 
 
 def test_catalogue_is_large_enough():
-    assert len(CASES) >= 25 and len({c[0] for c in CASES}) == len(CASES)
+    names = [c[0] for c in CASES + CLI_CASES]
+    assert len(names) >= 25 and len(set(names)) == len(names)
 
 
 def test_a_valid_config_passes_the_settings_check(workspace):
     data, outputs = workspace
     check_run_settings(data.config(TINY_TRAIN, output_dir=outputs))
     check_run_settings(data.config(["model=mgno", "data.generator.resolution=16"], output_dir=outputs))
+
+
+# ------------------------------------------------------------------------------------------
+# The command line of the board and the scorer: exit status 2, one line, the board unchanged
+# ------------------------------------------------------------------------------------------
+SHIPPED = Path(__file__).resolve().parents[1] / "leaderboard"
+
+
+def _shipped(name: str) -> dict:
+    return json.loads((SHIPPED / "submissions" / f"{name}.json").read_text())
+
+
+def scaled_record(where: Path) -> list[str]:
+    """A shipped record, renamed, every seed's overall nRMSE x 0.1 and the aggregate recomputed."""
+    from pdebench_x.leaderboard.scorer import aggregate
+    rec = _shipped("darcy_small__fno")
+    rec["solver"]["name"] = "fno-scaled"
+    for seed in rec["seeds"]:
+        seed["metrics"]["steady"]["overall"]["nrmse"] *= 0.1
+        seed.pop("checkpoint_sha256")
+    rec["aggregate"] = aggregate(rec["seeds"])
+    (where / "scaled.json").write_text(json.dumps(rec))
+    return ["board", "add", str(where / "scaled.json")]
+
+
+def renamed_record(where: Path) -> list[str]:
+    rec = _shipped("darcy_small__fno")
+    rec["solver"]["name"] = "my-new-solver"
+    (where / "renamed.json").write_text(json.dumps(rec))
+    return ["board", "add", str(where / "renamed.json")]
+
+
+def garbage_checkpoint(where: Path) -> list[str]:
+    paths = [where / f"seed{i}.ckpt" for i in range(3)]
+    for i, path in enumerate(paths):
+        path.write_bytes(b"\x00garbage" * (100 + i))
+    return ["score", "run=" + ",".join(map(str, paths)), "dataset=darcy_small"]
+
+
+def smoke_run(where: Path) -> list[str]:
+    run = where / "outputs" / "darcy_fno" / "smoke"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "last.ckpt").write_bytes(b"")
+    (run / "metrics.json").write_text(json.dumps({"model": "fno", "config": {"trainer": {"fast_dev_run": True}}}))
+    return ["score", f"run={run}", "dataset=darcy_small"]
+
+
+def missing_run(where: Path) -> list[str]:
+    return ["score", f"run={where / 'no_such_run'}"]
+
+
+def unknown_key(where: Path) -> list[str]:
+    return ["score", "rnu=outputs/x"]
+
+
+#: (id, argv maker, words the message must hold)
+CLI_CASES = [
+    ("board add: nRMSE scaled by 0.1", scaled_record, ["per_channel values give"]),
+    ("board add: a record's files under a new name", renamed_record, ["already belongs to darcy_small__fno.json"]),
+    ("score: a garbage checkpoint", garbage_checkpoint, ["cannot be read as a checkpoint", "written by train.py"]),
+    ("score: a fast_dev_run smoke run", smoke_run, ["fast_dev_run smoke run", "mean nothing"]),
+    ("score: a run that does not exist", missing_run, ["does not exist"]),
+    ("score: a misspelt key", unknown_key, ["unknown key 'rnu'"]),
+]
+
+
+@pytest.mark.parametrize("make, words", [c[1:] for c in CLI_CASES], ids=[c[0] for c in CLI_CASES])
+def test_board_and_scorer_refuse_with_exit_status_2(tmp_path, capsys, make, words):
+    board = tmp_path / "board"
+    shutil.copytree(SHIPPED, board, ignore=shutil.ignore_patterns("SUBMITTING.md"))
+    argv = make(tmp_path)
+    before = snapshot(board)
+    code = cli_main([*argv, "--board", str(board), "--data-root", str(tmp_path / "data")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: "), err
+    for word in words:
+        assert word in err, f"{word!r} not in:\n{err}"
+    assert "Traceback" not in err and snapshot(board) == before
+
+
+def test_train_py_refuses_bad_settings_with_status_2_and_leaves_nothing(tmp_path):
+    """The whole command, as a user runs it: the message, exit status 2, no traceback, no data
+    generated and no run directory left behind."""
+    import os
+    import subprocess
+    import sys
+    env = {**os.environ, "PDEBENCH_X_DATA": str(tmp_path / "data"), "PDEBENCH_X_OUTPUTS": str(tmp_path / "out")}
+    done = subprocess.run([sys.executable, "train.py", "data.n_instances=-2", "seed=abc"], env=env, text=True,
+                          capture_output=True, timeout=300, cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 2, done.stderr
+    assert "error: invalid setting(s)" in done.stderr and "data.n_instances=-2" in done.stderr
+    assert "seed='abc'" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "data").exists()
+    assert not [p for p in (tmp_path / "out").rglob("*") if p.is_file()]

@@ -145,6 +145,13 @@ def git_commit() -> str | None:
 # ------------------------------------------------------------------------------------------
 # runs and checkpoints
 # ------------------------------------------------------------------------------------------
+def refuse_smoke_run(record: Mapping[str, Any], where: Path) -> None:
+    """A ``fast_dev_run`` (a batch or two, one instance) proves the pipeline runs; its figures mean nothing."""
+    if ((record.get("config") or {}).get("trainer") or {}).get("fast_dev_run"):
+        raise ScoringError(f"{where} is a fast_dev_run smoke run: its figures mean nothing. Run again without "
+                           "+trainer.fast_dev_run and score that run")
+
+
 def resolve_run(path: str | Path) -> tuple[Path, dict[str, Any] | None]:
     """(checkpoint, the run's metrics.json record or None) of a run directory or checkpoint."""
     path = Path(path)
@@ -157,6 +164,7 @@ def resolve_run(path: str | Path) -> tuple[Path, dict[str, Any] | None]:
             raise ScoringError(f"{path} has no metrics.json: the training run did not finish. Pass its "
                                "checkpoint (checkpoints/last.ckpt) instead, with dataset=<name>")
         record = json.loads(metrics.read_text())
+        refuse_smoke_run(record, path)
         if record.get("kind") == "per_instance":
             raise ScoringError(f"{path} is a per-instance solver's run (fitted on test instances, no checkpoint): "
                                "score it on its own (score_runs routes such runs to score_per_instance_runs); "
@@ -373,17 +381,27 @@ def official_dataset(run: Mapping[str, Any] | None, dataset: str | None, fingerp
 
 
 def default_setting(fp: Mapping[str, Any], runs: Sequence[Mapping[str, Any] | None]) -> str:
+    """What the runs trained on and for how long, from what they did (the epochs and optimiser
+    steps their records counted), not only from the configured maxima: a run cut short by
+    ``limit_train_batches`` or ``max_steps`` says so."""
     run = next((r for r in runs if r), None)
     if not run:
         return f"{fp['preset']} preset"
     cfg = run.get("config") or {}
-    sizes = (run.get("dataset") or {}).get("sizes") or {}
-    epochs = (cfg.get("trainer") or {}).get("max_epochs")
+    trainer = cfg.get("trainer") or {}
     parts = [f"{fp['preset']} preset"]
-    if sizes.get("train"):
-        parts.append(f"{sizes['train']} training samples")
+    n_train = ((run.get("dataset") or {}).get("sizes") or {}).get("train")
+    limit = (cfg.get("data") or {}).get("max_train_samples")
+    if n_train:
+        parts.append(f"{min(n_train, limit) if limit else n_train} training samples")
+    epochs = run.get("epochs", trainer.get("max_epochs"))
     if epochs is not None:
         parts.append(f"{epochs} epoch(s)")
+    if run.get("global_steps") is not None:
+        parts.append(f"{run['global_steps']} optimiser steps")
+    batches = trainer.get("limit_train_batches")
+    if batches not in (None, 1.0):
+        parts.append(f"limit_train_batches={batches}")
     return ", ".join(parts)
 
 
@@ -548,6 +566,7 @@ def _check_official_test_split(run: Mapping[str, Any], fp: Mapping[str, Any], wh
 
 def _per_instance_entry(run: Mapping[str, Any], fp: Mapping[str, Any], where: Path) -> dict[str, Any]:
     from pdebench_x.per_instance import select_instances
+    refuse_smoke_run(run, where)
     section = (run.get("metrics") or {}).get("instances")
     if not section:
         raise ScoringError(f"{where}/metrics.json has no K-instance section (metrics.instances): it was written by "
