@@ -75,3 +75,15 @@ def test_a_field_that_is_not_optional_is_still_required(tmp_path):
                          data_dir=tmp_path / "data")
     with pytest.raises(ValueError, match=r"no channel\(s\) \['velocity_x', 'velocity_y'\]"):
         PDEDataModule(cfg.data, root=cfg.paths.data_dir).setup()
+
+
+def test_a_records_setting_says_what_the_runs_actually_trained():
+    from pdebench_x.leaderboard.scorer import default_setting
+    fp = {"preset": "small"}
+    run = {"dataset": {"sizes": {"train": 400}}, "epochs": 1, "global_steps": 3,
+           "config": {"trainer": {"max_epochs": 8, "limit_train_batches": 3}, "data": {"max_train_samples": None}}}
+    assert default_setting(fp, [run]) == ("small preset, 400 training samples, 1 epoch(s), 3 optimiser steps, "
+                                          "limit_train_batches=3")
+    run["config"]["data"]["max_train_samples"] = 100
+    run["config"]["trainer"]["limit_train_batches"] = None
+    assert default_setting(fp, [run]) == "small preset, 100 training samples, 1 epoch(s), 3 optimiser steps"
