@@ -186,7 +186,7 @@ def run_shard(plan: DatasetPlan, index: int, count: int, splits: Sequence[str] =
                          f"at least one sample of every split; use at most {plan.sizes[smallest]} shards")
     done = [generate_shard(plan, s, index, count) for s in splits]
     if auto_assemble:
-        with file_lock(plan.root / plan.name / "shards" / ".lock"):
+        with file_lock(plan.root / plan.name / "shards" / ".lock", f"assembling the shards of {plan.name}"):
             if shards_complete(plan, count):
                 for s in SPLITS:
                     if not plan.split_path(s).exists():

@@ -6,8 +6,14 @@ describing its test split (and, where defined, the zero-shot split at a higher r
 
 * the generator (class and version), its settings, the seed and the number of samples;
 * an exact hash of the seeded random inputs (the coefficient field of a steady problem, the
-  initial frame of a time-dependent one): SHA-256 of each sample's float32 bytes. These come
-  from the seeded random stream alone, so any machine regenerates them bit for bit;
+  initial frame of a time-dependent one): SHA-256 of each sample's float32 bytes. They come
+  from the seeded random stream, but some pass through floating-point transforms before they
+  are stored (the NS initial vorticity: numpy FFTs in float64, then the solver's float32 torch
+  FFT round trip), so their last bits are those of the FFT library. The generators keep them
+  bitwise reproducible where the official fingerprints were made (x86 torch with MKL: the NS
+  generator runs its FFTs with 2+ threads, as MKL's one-thread kernel rounds differently);
+  another FFT library (a non-MKL torch build, e.g. ARM) gives other last bits, and the check
+  then says so (inputs differ while the target statistics agree);
 * per-sample statistics of the targets (mean, std, min, max per channel), compared with a
   tolerance: the targets come from a numerical solver whose last digits depend on the
   machine (BLAS, FFT, solver fallback, float32 or float64 arithmetic).
@@ -120,7 +126,7 @@ def ensure_test_split(plan: DatasetPlan, progress: bool = True) -> Path:
     """The plan's test split file, generated if missing (only that split: scoring needs no other)."""
     path = plan.split_path("test")
     # the build driver's per-split lock: a training run may be generating the same split
-    with file_lock(path.parent / f".{path.name}.lock"):
+    with file_lock(path.parent / f".{path.name}.lock", f"generating {plan.name}/test"):
         if path.exists():
             _check_existing(path, plan, "test")
             return path
@@ -342,16 +348,27 @@ def split_differences(path: str | Path, expected: Mapping[str, Any], problem: Ma
     # zip stops at the expected lists: a partial fingerprint (checked_samples) checks its first samples only
     bad = [i for i, (a, b) in enumerate(zip(found["inputs_sha256_per_sample"], expected["inputs_sha256_per_sample"]))
            if a != b]
-    if bad:
-        diffs.append(f"inputs of {len(bad)} of {found['n_samples']} samples differ (first: sample(s) "
-                     f"{bad[:5]}): the seeded random fields are not the official ones")
     rtol = float(expected["tolerance"]["rtol"])
     worst = (0.0, "", -1)
     for i, (ref, got) in enumerate(zip(expected["target_stats"]["per_sample"], found["target_stats"]["per_sample"])):
         for d, what in _stat_differences(ref, got):
             if d > worst[0] or not math.isfinite(d):
                 worst = (d, what, i)
-    if not (worst[0] <= rtol):
+    targets_agree = worst[0] <= rtol
+    if bad and targets_agree:
+        # Still refused (the hashes are the exact check); the message names the benign cause too:
+        # the same fields with other last bits, e.g. from another FFT library (module docstring).
+        diffs.append(f"inputs of {len(bad)} of {found['n_samples']} samples differ in their bits (first: sample(s) "
+                     f"{bad[:5]}) while every target statistic agrees within the tolerance {rtol:.1e}: either "
+                     "this machine's floating-point libraries round the same seeded fields differently (e.g. "
+                     "the FFT of a torch build without MKL) or the inputs were changed after generation. The "
+                     "inputs cannot be certified bit for bit here: regenerate the split on an x86 machine with "
+                     "the board's pinned versions, or report this machine (torch build, "
+                     "torch.get_num_threads()) in an issue")
+    elif bad:
+        diffs.append(f"inputs of {len(bad)} of {found['n_samples']} samples differ (first: sample(s) "
+                     f"{bad[:5]}): the seeded random fields are not the official ones")
+    if not targets_agree:
         diffs.append(f"target statistics differ beyond the tolerance {rtol:.1e}: sample {worst[2]} "
                      f"{worst[1]} differs by {worst[0]:.2e} (relative to the sample's max |value|)")
     return diffs

@@ -43,6 +43,7 @@ zero.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -66,6 +67,33 @@ DEFAULT_CFL = 1.0
 #: Default largest step (binds only while the flow is slow, early on): fixed dt = 0.1 gives
 #: 5e-8 relative error at nu = 1e-3.
 DEFAULT_MAX_DT = 0.1
+#: Torch threads the generator's CPU FFTs run with at least (see :func:`_fft_threads`).
+MIN_FFT_THREADS = 2
+
+
+@contextmanager
+def _fft_threads(device: torch.device):
+    """Run torch's CPU FFTs with at least :data:`MIN_FFT_THREADS` threads (MKL builds).
+
+    MKL computes a batched complex-to-real transform of length <= 64 with another kernel when
+    torch gives it a single thread (``torch.get_num_threads() == 1``: one-core machines, or
+    OMP_NUM_THREADS=1) than with two or more: the last bits differ (up to ~2e-7 on a field of
+    max 0.8 at 64^2). The stored initial frame passes through irfft2, so its bytes -- hashed by
+    the official fingerprints, which were made with 2+ threads -- would depend on the thread
+    count. Two or more threads give the same bits whatever the count (checked for 2, 3, 4, 16,
+    also on a single core), so a one-thread process runs the generator with two. A no-op on
+    GPU, on non-MKL builds and where torch already has 2+ threads (the bytes stay those of
+    before).
+    """
+    previous = torch.get_num_threads()
+    if device.type != "cpu" or previous >= MIN_FFT_THREADS or not torch.backends.mkl.is_available():
+        yield
+        return
+    torch.set_num_threads(MIN_FFT_THREADS)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 # --------------------------------------------------------------------------------------------
@@ -511,16 +539,17 @@ class NavierStokesGenerator(Generator):
         amp = np.array([d[2] for d in draws], dtype=np.float64)
         forcing = amp[:, None, None] * forcing_pattern(S)[None]
         times = np.arange(c["n_steps"] + 1, dtype=np.float64) * c["dt_out"]
-        sol = solve_vorticity(
-            torch.as_tensor(w0, dtype=self.dtype, device=self.device),
-            torch.as_tensor(forcing, dtype=self.dtype, device=self.device),
-            torch.as_tensor(nu, dtype=self.dtype, device=self.device),
-            times,
-            cfl=c["cfl"],
-            max_dt=c["max_dt"],
-            subsample=S // c["resolution"],
-            return_velocity=True,
-        )
+        with _fft_threads(self.device):  # thread-count independent bits (fingerprinted inputs)
+            sol = solve_vorticity(
+                torch.as_tensor(w0, dtype=self.dtype, device=self.device),
+                torch.as_tensor(forcing, dtype=self.dtype, device=self.device),
+                torch.as_tensor(nu, dtype=self.dtype, device=self.device),
+                times,
+                cfl=c["cfl"],
+                max_dt=c["max_dt"],
+                subsample=S // c["resolution"],
+                return_velocity=True,
+            )
         out = {
             "vorticity": sol.vorticity.to(torch.float32).cpu().numpy(),
             "velocity": sol.velocity.to(torch.float32).cpu().numpy(),
