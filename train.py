@@ -16,15 +16,15 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from pdebench_x import run_dir  # noqa: F401  (registers ${run_suffix:} of hydra.run.dir / sweep.dir)
+from pdebench_x.training import run_dir  # noqa: F401  (registers ${run_suffix:} of hydra.run.dir / sweep.dir)
 
 os.environ.setdefault("PDEBENCH_X_ROOT", str(Path(__file__).resolve().parent))
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> None:
-    from pdebench_x.distributed import discard_unused_run_dir
-    from pdebench_x.training import USER_ERRORS, run_training
+    from pdebench_x.training.resume import discard_unused_run_dir
+    from pdebench_x.training.run import USER_ERRORS, run_training
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
         run_training(cfg, run_dir)

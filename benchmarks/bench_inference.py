@@ -40,8 +40,8 @@ def compose(overrides):
 
 def trained(data: str, model: str, epochs: int, run: str | None):
     """(task in eval mode, config, test record) from a run directory or a fresh short run."""
-    from pdebench_x.tasks.operator import OperatorTask
-    from pdebench_x.training import run_training
+    from pdebench_x.training.task import OperatorTask
+    from pdebench_x.training.run import run_training
     if run is None:
         out = Path(tempfile.mkdtemp())
         cfg = compose([f"data={data}", f"model={model}", f"trainer.max_epochs={epochs}",
@@ -59,7 +59,7 @@ def trained(data: str, model: str, epochs: int, run: str | None):
 def test_batch(cfg):
     import torch
 
-    from pdebench_x.training import build_datamodule
+    from pdebench_x.training.run import build_datamodule
     dm = build_datamodule(cfg)
     dm.setup()
     ds = dm.dataset("test")
@@ -70,7 +70,7 @@ def test_batch(cfg):
 
 
 def rel_l2(pred, target) -> float:
-    from pdebench_x.metrics import relative_l2_fno
+    from pdebench_x.evaluation.metrics import relative_l2_fno
     return float(relative_l2_fno(pred, target).mean())
 
 

@@ -29,7 +29,7 @@ def compose(overrides):
 
 
 def loader_rate(cfg, workers: int, batches: int) -> float:
-    from pdebench_x.training import build_datamodule
+    from pdebench_x.training.run import build_datamodule
     cfg.data.num_workers = workers
     dm = build_datamodule(cfg)
     dm.setup()
@@ -47,8 +47,8 @@ def loader_rate(cfg, workers: int, batches: int) -> float:
 
 
 def model_rate(cfg, steps: int) -> tuple[float, int]:
-    from pdebench_x.optim import build_optimizer
-    from pdebench_x.training import build_datamodule, build_task
+    from pdebench_x.training.optim import build_optimizer
+    from pdebench_x.training.run import build_datamodule, build_task
     dm = build_datamodule(cfg)
     dm.setup()
     task = build_task(cfg, dm)

@@ -39,8 +39,8 @@ def lightning_steps(cfg, n_steps: int, warmup: int) -> list[float]:
     from hydra.utils import instantiate
     from lightning.pytorch.callbacks import ModelCheckpoint
 
-    from pdebench_x import distributed
-    from pdebench_x.training import build_datamodule, build_task, build_loggers
+    from pdebench_x.data.loaders import LoaderPosition
+    from pdebench_x.training.run import build_datamodule, build_task, build_loggers
 
     L.seed_everything(0, verbose=False)
     dm = build_datamodule(cfg)
@@ -60,7 +60,7 @@ def lightning_steps(cfg, n_steps: int, warmup: int) -> list[float]:
                                  enable_version_counter=False),
                  ModelCheckpoint(dirpath=f"{run_dir}/checkpoints", monitor=None, filename="last", save_top_k=1,
                                  enable_version_counter=False, every_n_train_steps=int(cfg.checkpoint_every_n_steps)),
-                 distributed.LoaderPosition(), Clock()]
+                 LoaderPosition(), Clock()]
     trainer = instantiate(cfg.trainer, logger=build_loggers(cfg, run_dir) or False, callbacks=callbacks,
                           default_root_dir=run_dir, limit_train_batches=n_steps + warmup, limit_val_batches=0,
                           num_sanity_val_steps=0, max_epochs=1, enable_progress_bar=False)
@@ -76,8 +76,8 @@ def intervals(stamps, warmup: int) -> list[tuple[float, float]]:
 def plain_steps(cfg, n_steps: int, warmup: int) -> list[float]:
     import lightning as L
 
-    from pdebench_x.optim import build_optimizer, build_scheduler
-    from pdebench_x.training import build_datamodule, build_task
+    from pdebench_x.training.optim import build_optimizer, build_scheduler
+    from pdebench_x.training.run import build_datamodule, build_task
 
     L.seed_everything(0, verbose=False)
     dm = build_datamodule(cfg)

@@ -15,7 +15,7 @@ same K), the task
 2. fits a fresh solver with its fixed iteration budget (no model selection: the last iterate);
 3. predicts on the data grid at exactly the scored frames (``first_target_frame`` ..
    ``+ horizon``), then reads the reference (:func:`read_reference`) and accumulates the
-   field metrics (:class:`pdebench_x.metrics.MetricAccumulator`, physical units,
+   field metrics (:class:`pdebench_x.evaluation.metrics.MetricAccumulator`, physical units,
    [B, T, C, X, Y], the problem's target channels).
 
 The scored frames are the operator learners' (see :func:`read_instance`): an operator
@@ -52,7 +52,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from pdebench_x.data.formats.base import FieldSource
-from pdebench_x.metrics import AGGREGATION, MetricAccumulator, relative_l2_fno
+from pdebench_x.evaluation.metrics import AGGREGATION, MetricAccumulator, relative_l2_fno
 from pdebench_x.models.pinn import Axis, NotApplicableError
 
 log = logging.getLogger(__name__)
@@ -194,7 +194,7 @@ def restrict_accumulator(acc: MetricAccumulator, positions: Sequence[int]) -> Me
 
     The per-sample values are taken as they are (no fields are re-scored). A model's extra
     metrics are left out: the K-instance section has the metric set of
-    :data:`pdebench_x.metrics.AGGREGATION` only, the one every solver kind is scored with.
+    :data:`pdebench_x.evaluation.metrics.AGGREGATION` only, the one every solver kind is scored with.
     """
     positions = [int(p) for p in positions]
     if not positions:
@@ -265,7 +265,7 @@ def n_instances(cfg: DictConfig) -> tuple[int, int | None]:
 
 
 def _base_record(cfg: DictConfig, family: str) -> dict[str, Any]:
-    from pdebench_x.training import dataset_record, environment, git_commit
+    from pdebench_x.training.run import dataset_record, environment, git_commit
     return {"model": cfg.model.name, "paper": cfg.model.get("paper"), "code": cfg.model.get("code"),
             "kind": "per_instance", "dataset": dataset_record(cfg, family), "seed": int(cfg.seed),
             "git_commit": git_commit(), "environment": environment(),
@@ -298,7 +298,7 @@ def run_per_instance(cfg: DictConfig, run_dir: str | Path,
 
     ``wrap_source`` (tests) wraps the test split's FieldSource, e.g. to spy on its reads.
     """
-    from pdebench_x.training import build_datamodule
+    from pdebench_x.training.run import build_datamodule
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -370,6 +370,6 @@ def run_per_instance(cfg: DictConfig, run_dir: str | Path,
         "train_seconds": float(sum(d["seconds"] for d in details)),
     }
     (run_dir / METRICS_FILE).write_text(json.dumps(record, indent=2))
-    from pdebench_x.training import report_test_figures
+    from pdebench_x.training.run import report_test_figures
     report_test_figures(record, run_dir)
     return record

@@ -27,8 +27,8 @@ from pdebench_x.cli import main as cli_main
 from pdebench_x.data.datamodule import PDEDataModule
 from pdebench_x.data.formats.base import DataFormatError
 from pdebench_x.data.shards import main as shards_main
-from pdebench_x.distributed import CheckpointError, resolve_resume
-from pdebench_x.preflight import SettingError, check_run_settings
+from pdebench_x.training.resume import CheckpointError, resolve_resume
+from pdebench_x.training.preflight import SettingError, check_run_settings
 
 
 def snapshot(*roots: Path) -> dict[str, str]:

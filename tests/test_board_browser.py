@@ -253,7 +253,7 @@ def samek_page(tmp_path_factory) -> Path:
 
     from pdebench_x.data.build import plan_from_config
     from pdebench_x.models.pinn import NotApplicableError
-    from pdebench_x.training import run_training
+    from pdebench_x.training.run import run_training
     root = tmp_path_factory.mktemp("samek_page")
     data = ["data.sizes.train=2", "data.sizes.valid=2", "data.sizes.test=4", "data.generator.resolution=16",
             "data.n_instances=2"]

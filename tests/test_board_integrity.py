@@ -28,7 +28,7 @@ from pdebench_x.leaderboard import board as board_mod
 from pdebench_x.leaderboard import fingerprint as fpm
 from pdebench_x.leaderboard import scorer, store
 from pdebench_x.leaderboard.schema import NON_MEAN_METRICS, RecordError, consistency_errors, dump_record, validate_record
-from pdebench_x.metrics import AGGREGATION
+from pdebench_x.evaluation.metrics import AGGREGATION
 
 SHIPPED = REPO / "leaderboard"
 SCALES = (1.05, 1.1, 0.8)   # prediction = scale * target, one per seed: distinct nRMSE per seed

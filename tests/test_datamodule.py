@@ -13,7 +13,7 @@ from pdebench_x.data.formats import DataFormatError, open_source
 from pdebench_x.data.formats.well import WellSource, WellWriter
 from pdebench_x.data.generators.base import SPLITS, BoundaryInfo, DatasetDescription, FieldInfo
 from pdebench_x.models.base import OperatorModel
-from pdebench_x.training import build_task
+from pdebench_x.training.run import build_task
 
 from conftest import TINY_TRAIN, copy_dataset, read_split
 

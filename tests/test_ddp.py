@@ -30,9 +30,10 @@ import torch
 
 from conftest import REPO, compose_config
 from pdebench_x.data.build import ensure_dataset, plan_from_config
-from pdebench_x.distributed import EvalSampler, ResumableLoader, TrainSampler, strided_order
-from pdebench_x.metrics import MetricAccumulator
-from pdebench_x.training import build_datamodule, run_training
+from pdebench_x.data.loaders import EvalSampler, ResumableLoader, TrainSampler
+from pdebench_x.core.processes import strided_order
+from pdebench_x.evaluation.metrics import MetricAccumulator
+from pdebench_x.training.run import build_datamodule, run_training
 
 DATA = ["data.sizes.train=16", "data.sizes.valid=7", "data.sizes.test=7", "data.generator.resolution=16"]
 TRAIN = ["model=fno", "model.net.n_modes=[4,4]", "model.net.hidden_channels=8", "model.net.n_layers=2",

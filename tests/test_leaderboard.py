@@ -49,7 +49,7 @@ def compose_cfg(overrides, data_dir, output_dir=None, searchpath: Path | None = 
 
 
 def train_seeds(overrides, data_dir, out_dir: Path, seeds=(0, 1, 2), searchpath=None) -> list[Path]:
-    from pdebench_x.training import run_training
+    from pdebench_x.training.run import run_training
     runs = []
     for seed in seeds:
         cfg = compose_cfg(list(overrides) + [f"seed={seed}"], data_dir, out_dir, searchpath)
@@ -601,7 +601,7 @@ class PerInstance:
 
     def __init__(self, env: Env, root: Path) -> None:
         from pdebench_x.models.pinn import NotApplicableError
-        from pdebench_x.training import run_training
+        from pdebench_x.training.run import run_training
         self.pinn_run = root / "pinn"
         run_training(compose_cfg(DATA + TINY_PINN, env.data, root), self.pinn_run)
         self.pinn = scorer.score_runs([self.pinn_run], env.fps, env.data)
@@ -621,7 +621,7 @@ def test_operator_record_k_section_is_the_mean_of_per_sample_metrics(env):
     metrics at the chosen indices, averaged (max for max_error)."""
     import torch
 
-    from pdebench_x import metrics as M
+    from pdebench_x.evaluation import metrics as M
     from pdebench_x.data.datamodule import WindowDataset
     from pdebench_x.data.formats import open_source
     from pdebench_x.per_instance import select_instances

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from pdebench_x import losses as L
+from pdebench_x.training import losses as L
 
 NAMES = ["rel_l2", "rel_h1", "mse", "rel_l2_per_field"]
 RELATIVE = ["rel_l2", "rel_h1", "rel_l2_per_field"]

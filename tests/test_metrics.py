@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from conftest import assert_metrics_close
-from pdebench_x import metrics as M
+from pdebench_x.evaluation import metrics as M
 
 EPS = M.EPS
 

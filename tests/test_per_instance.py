@@ -14,7 +14,7 @@ from pdebench_x.data.formats.base import FieldSource
 from pdebench_x.models.pinn import NotApplicableError, PINNSolver
 from pdebench_x.per_instance import run_per_instance, select_instances
 from pdebench_x.physics.transport1d import convection_diffusion
-from pdebench_x.training import run_training
+from pdebench_x.training.run import run_training
 
 TINY_CONVECTION = ["data=convection", "data.generator.resolution=32", "data.generator.n_frames=7",
                    "data.sizes.train=2", "data.sizes.valid=1", "data.sizes.test=4", "data.problem.history=3",
@@ -167,7 +167,7 @@ def test_lpinn_on_darcy_stops_with_a_clear_error_and_an_na_record(tmp_path, tiny
 def test_instance_section_is_the_mean_of_the_per_sample_values_at_those_rows():
     """Prediction s_i * y scores nRMSE |s_i - 1| (up to eps) on sample i: the section over rows
     [4, 1] is the mean of those two, max_error their max, crmse their rms; extras are left out."""
-    from pdebench_x.metrics import MetricAccumulator
+    from pdebench_x.evaluation.metrics import MetricAccumulator
     from pdebench_x.per_instance import instance_section
     gen = torch.Generator().manual_seed(0)
     y = 1.0 + torch.rand(6, 3, 1, 8, 8, generator=gen, dtype=torch.float64)   # [B, T, C, X, Y]
@@ -195,7 +195,7 @@ def test_instance_section_is_the_mean_of_the_per_sample_values_at_those_rows():
 
 
 def _task_and_batches(tiny_darcy, k: int):
-    from pdebench_x.training import build_datamodule, build_task
+    from pdebench_x.training.run import build_datamodule, build_task
     cfg = tiny_darcy.config(["model=fno", "model.net.n_modes=[4,4]", "model.net.hidden_channels=8",
                              "model.net.n_layers=2", f"data.n_instances={k}", "data.batch_size=2"])
     dm = build_datamodule(cfg)
@@ -219,7 +219,7 @@ def _run_test(task, batches, instance_choice):
 
 
 def test_operator_test_k_section_uses_the_sample_indices_not_the_arrival_order(tiny_darcy):
-    from pdebench_x import metrics as M
+    from pdebench_x.evaluation import metrics as M
     task, batches = _task_and_batches(tiny_darcy, k=2)
     summary = _run_test(task, batches, (2, 0))
     section = summary["instances"]
@@ -272,7 +272,7 @@ def test_operator_window_and_per_instance_view_are_the_same_frames(data_root):
     """The operator learner's test window and the per-instance solver's view of a sample:
     the target frames are identical arrays, and the initial frame is the window's last context frame."""
     from pdebench_x.per_instance import read_instance, read_reference
-    from pdebench_x.training import build_datamodule
+    from pdebench_x.training.run import build_datamodule
     cfg = compose_config(TINY_CONVECTION + TINY_PINN, data_dir=data_root)
     dm = build_datamodule(cfg)
     dm.prepare_data()
@@ -290,7 +290,7 @@ def test_operator_window_and_per_instance_view_are_the_same_frames(data_root):
 def test_sample_order_under_ddp_follows_the_gathered_rows(tiny_darcy, monkeypatch):
     """Two processes scored samples 0, 2, 4, 6 and 1, 3, 5 (EvalSampler): the gathered rows are in
     sample order, and so must be the indices the K-instance section maps them with."""
-    import pdebench_x.tasks.operator as op
+    import pdebench_x.training.task as op
     task, _ = _task_and_batches(tiny_darcy, k=2)
     task._test_indices, task._n_test = [0, 2, 4, 6], 7
     monkeypatch.setattr(op, "gather_objects", lambda obj: [[0, 2, 4, 6], [1, 3, 5]])

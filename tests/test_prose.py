@@ -9,10 +9,10 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from pdebench_x.losses import LOSSES
+from pdebench_x.training.losses import LOSSES
 from pdebench_x.models.base import count_parameters
 from pdebench_x.models.prose import PROSE, sample_grid_table
-from pdebench_x.optim import SCHEDULERS, build_optimizer
+from pdebench_x.training.optim import SCHEDULERS, build_optimizer
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 TINY = dict(width=32, heads=4, data_encoder_depth=1, symbol_encoder_depth=1, fusion_depth=1,

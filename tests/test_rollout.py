@@ -12,7 +12,7 @@ import json
 import pytest
 import torch
 
-from pdebench_x.training import build_datamodule, build_task, run_training
+from pdebench_x.training.run import build_datamodule, build_task, run_training
 from conftest import compose_config
 
 TINY_NS = ["data=ns", "data.generator.resolution=16", "data.generator.solve_resolution=16",

@@ -13,7 +13,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
-import pdebench_x.run_dir  # noqa: F401  (registers ${run_suffix:}, as train.py does)
+import pdebench_x.training.run_dir  # noqa: F401  (registers ${run_suffix:}, as train.py does)
 
 from conftest import CONF_DIR
 

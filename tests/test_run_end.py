@@ -19,7 +19,7 @@ from conftest import TINY_TRAIN, compose_config
 
 from pdebench_x.data.datamodule import PDEDataModule
 from pdebench_x.per_instance import SMOKE_ITERATIONS
-from pdebench_x.training import dataset_record, run_training
+from pdebench_x.training.run import dataset_record, run_training
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -16,7 +16,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from conftest import REPO, TINY_TRAIN
-from pdebench_x.distributed import _spawns_processes, check_launch, prepare_environment
+from pdebench_x.training.launch import _spawns_processes, check_launch, prepare_environment
 
 needs_submitit = pytest.mark.skipif(importlib.util.find_spec("hydra_plugins.hydra_submitit_launcher") is None,
                                     reason="hydra-submitit-launcher not installed (pip install -e '.[cluster]')")

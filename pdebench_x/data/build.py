@@ -30,6 +30,7 @@ import h5py
 import numpy as np
 from tqdm.auto import tqdm
 
+from pdebench_x.core.plain import to_plain
 from pdebench_x.data.formats.base import DataFormatError
 from pdebench_x.data.formats.well import WellWriter
 from pdebench_x.data.generators.base import SPLITS, Generator, sample_seed
@@ -51,21 +52,6 @@ def generator_class(family: str) -> type[Generator]:
         raise ValueError(f"no generator for data family {family!r}; known families: {sorted(GENERATORS)}")
     module, cls = GENERATORS[family].split(":")
     return getattr(importlib.import_module(module), cls)
-
-
-def _plain(obj: Any) -> Any:
-    """OmegaConf containers and tuples to plain JSON-able Python."""
-    try:
-        from omegaconf import OmegaConf
-        if OmegaConf.is_config(obj):
-            return OmegaConf.to_container(obj, resolve=True)
-    except ImportError:  # pragma: no cover
-        pass
-    if isinstance(obj, Mapping):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    return obj
 
 
 @dataclass
@@ -104,7 +90,7 @@ class DatasetPlan:
 
 def plan_from_config(data_cfg: Mapping[str, Any], root: str | Path) -> DatasetPlan:
     """Merge the chosen preset with the config's overrides into a :class:`DatasetPlan`."""
-    cfg = _plain(data_cfg)
+    cfg = to_plain(data_cfg)
     presets = cfg.get("presets", {})
     preset = cfg.get("preset", "small")
     if preset not in presets:

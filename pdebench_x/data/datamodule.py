@@ -24,11 +24,12 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from pdebench_x.data.build import _plain, ensure_dataset, plan_from_config
+from pdebench_x.core.plain import to_plain
+from pdebench_x.data.build import ensure_dataset, plan_from_config
 from pdebench_x.data.formats import DataFormatError, FieldSource, SubsetSource, open_source
 from pdebench_x.data.generators.base import SPLITS
 from pdebench_x.data.normalization import fit_channel_stats
-from pdebench_x.distributed import make_loader
+from pdebench_x.data.loaders import make_loader
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +174,7 @@ class PDEDataModule(L.LightningDataModule):
     def __init__(self, data: Mapping[str, Any], root: str | Path = "datasets", target_steps: int | None = None,
                  batch_size: int | None = None) -> None:
         super().__init__()
-        self.cfg = _plain(data)
+        self.cfg = to_plain(data)
         self.root = Path(root)
         self.problem = self.cfg["problem"]
         self.batch_size = int(batch_size or self.cfg.get("batch_size", 16))
@@ -264,7 +265,7 @@ class PDEDataModule(L.LightningDataModule):
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         # Samplers that split every split across DDP processes (one process: the whole split):
-        # train shuffled per epoch and resumable mid-epoch, valid/test unpadded (see distributed.py).
+        # train shuffled per epoch and resumable mid-epoch, valid/test unpadded (see data/loaders.py).
         return make_loader(self.dataset(split), "train" if shuffle else split, self.batch_size, self.num_workers)
 
     def train_dataloader(self) -> DataLoader:

@@ -224,7 +224,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("PDEBENCH_X_ROOT", str(conf.parent))
     with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
         cfg = compose(config_name="train", overrides=overrides)
-    from pdebench_x.preflight import check_data_settings
+    from pdebench_x.training.preflight import check_data_settings
     check_data_settings(cfg)
     plan = plan_from_config(cfg.data, cfg.paths.data_dir)
     splits = [ours["split"]] if ours["split"] else list(SPLITS)

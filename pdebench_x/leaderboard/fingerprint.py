@@ -37,7 +37,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from pdebench_x.data.build import (DatasetPlan, _check_existing, _plain, file_lock, generate_split,
+from pdebench_x.core.plain import to_plain
+from pdebench_x.data.build import (DatasetPlan, _check_existing, file_lock, generate_split,
                                    generator_class)
 from pdebench_x.data.formats import DataFormatError, open_source
 from pdebench_x.data.generators.base import sample_seed
@@ -263,7 +264,7 @@ def make_fingerprint(data_cfg: Mapping[str, Any], root: str | Path, zero_shot: b
     generator overrides default to :data:`ZERO_SHOT` for the family and preset.
     """
     from pdebench_x.data.build import plan_from_config
-    cfg = _plain(data_cfg)
+    cfg = to_plain(data_cfg)
     if cfg.get("path"):
         raise ValueError("official splits are generated ones: fingerprint a data config with path: null")
     plan = plan_from_config(cfg, root)

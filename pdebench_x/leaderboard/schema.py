@@ -54,7 +54,7 @@ V1_1_FIELDS = ("status", "reason", "instances")
 #: from float64, so the round trip is exact; this only absorbs a reordering of the sum).
 AGGREGATE_RTOL = 1e-9
 #: How a metric's overall value follows from its per-channel and per-step values, where that
-#: is not their mean (``pdebench_x.metrics.AGGREGATION``, repeated here so that validating a
+#: is not their mean (``pdebench_x.evaluation.metrics.AGGREGATION``, repeated here so that validating a
 #: record needs no torch): max_error is their max; crmse ("rms") is their mean too, as its
 #: root-mean-square runs over the samples first, but not the mean of its per-instance values.
 NON_MEAN_METRICS = {"max_error": "max", "crmse": "rms"}

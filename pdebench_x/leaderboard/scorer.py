@@ -1,6 +1,6 @@
 """Re-scoring solvers on the official test splits, and building submission records.
 
-Three ways onto the board, scored by the same metric code (:mod:`pdebench_x.metrics`):
+Three ways onto the board, scored by the same metric code (:mod:`pdebench_x.evaluation.metrics`):
 
 * a trained checkpoint of the suite (``python score.py run=<run dir or .ckpt> ...``): the
   model is rebuilt from the checkpoint and run on the official test split (and on the
@@ -122,7 +122,7 @@ def library_versions() -> dict[str, Any]:
     out = {"python": platform.python_version(), "numpy": np.__version__, "h5py": _h5.__version__,
            "platform": platform.platform()}
     try:
-        from pdebench_x.training import environment
+        from pdebench_x.training.run import environment
         out.update(environment())
     except ImportError:
         pass
@@ -136,7 +136,7 @@ def library_versions() -> dict[str, Any]:
 
 def git_commit() -> str | None:
     try:
-        from pdebench_x.training import git_commit as _gc
+        from pdebench_x.training.run import git_commit as _gc
         return _gc()
     except ImportError:
         return None
@@ -215,7 +215,7 @@ def read_checkpoint(checkpoint: str | Path) -> dict[str, Any]:
 
 
 def load_task(checkpoint: str | Path):
-    from pdebench_x.tasks.operator import OperatorTask
+    from pdebench_x.training.task import OperatorTask
     read_checkpoint(checkpoint)
     try:
         return OperatorTask.load_from_checkpoint(str(checkpoint), map_location="cpu")
@@ -785,7 +785,7 @@ def score_predictions_file(path: str | Path, fp: Mapping[str, Any], data_root: s
     """(seed entry, file attributes) of one predictions file, every layout fact checked."""
     import torch
 
-    from pdebench_x.metrics import MetricAccumulator
+    from pdebench_x.evaluation.metrics import MetricAccumulator
     path = Path(path)
     check_prediction_dtypes(path)
     dataset, source, offset = _expected_targets(fp, data_root)

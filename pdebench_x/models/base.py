@@ -58,7 +58,7 @@ class OperatorModel(nn.Module):
     def check_grid(self, shape: tuple[int, int]) -> None:
         """Raise ValueError, naming the setting to change, if this model cannot take a grid of
         ``shape`` (X, Y). Called by ``forward`` and, before any data is generated or training
-        starts, by :mod:`pdebench_x.preflight`. Models without a constraint accept any grid."""
+        starts, by :mod:`pdebench_x.training.preflight`. Models without a constraint accept any grid."""
 
     def check_input(self, x: torch.Tensor) -> None:
         expected = (self.in_steps, self.in_channels)

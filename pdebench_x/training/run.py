@@ -23,14 +23,15 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
-from pdebench_x import distributed
 from pdebench_x.data.build import plan_from_config
 from pdebench_x.data.datamodule import PDEDataModule
 from pdebench_x.data.formats import DataFormatError
-from pdebench_x.distributed import CheckpointError
-from pdebench_x.metrics import headline
-from pdebench_x.preflight import SettingError, check_run_settings
-from pdebench_x.tasks.operator import OperatorTask
+from pdebench_x.data.loaders import LoaderPosition
+from pdebench_x.training.launch import check_launch, prepare_environment
+from pdebench_x.training.resume import CheckpointError, check_checkpoint, resolve_resume, write_run_identity
+from pdebench_x.evaluation.metrics import headline
+from pdebench_x.training.preflight import SettingError, check_run_settings
+from pdebench_x.training.task import OperatorTask
 
 log = logging.getLogger(__name__)
 
@@ -94,10 +95,10 @@ def run_training(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
         # Physics-informed solvers are fitted per test instance, not trained on a split.
         from pdebench_x.per_instance import run_per_instance
         return run_per_instance(cfg, run_dir)
-    distributed.prepare_environment(cfg.trainer)
-    distributed.check_launch(cfg.trainer)
-    # resume=auto may continue an interrupted run in its own directory (see distributed.resolve_resume)
-    run_dir, resume_from = distributed.resolve_resume(cfg, run_dir)
+    prepare_environment(cfg.trainer)
+    check_launch(cfg.trainer)
+    # resume=auto may continue an interrupted run in its own directory (see resume.resolve_resume)
+    run_dir, resume_from = resolve_resume(cfg, run_dir)
     L.seed_everything(int(cfg.seed), workers=True)
     dm = build_datamodule(cfg)
     dm.prepare_data()
@@ -105,7 +106,7 @@ def run_training(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     task = build_task(cfg, dm)
     if resume_from is not None:
         # refuse a truncated checkpoint or one of another model before Lightning loads any of it
-        distributed.check_checkpoint(resume_from, task)
+        check_checkpoint(resume_from, task)
     if cfg.get("compile"):
         task.model.compile()  # compiles forward in place: parameter names (checkpoints) unchanged
     recipe = cfg.model.get("recipe", {}) or {}
@@ -118,7 +119,7 @@ def run_training(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     # refreshes that copy only when a new best is saved, so it would lag behind after the best epoch.
     latest = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last", monitor=None, save_top_k=1,
                              enable_version_counter=False)
-    callbacks = [checkpoint, latest, distributed.LoaderPosition()]
+    callbacks = [checkpoint, latest, LoaderPosition()]
     every = cfg.get("checkpoint_every_n_steps")
     if every:
         # Mid-epoch copies of last.ckpt, so that a killed run loses at most `every` steps.
@@ -131,7 +132,7 @@ def run_training(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
                           default_root_dir=str(run_dir),
                           gradient_clip_val=recipe.get("gradient_clip_val"))
     if trainer.is_global_zero:
-        distributed.write_run_identity(cfg, run_dir)
+        write_run_identity(cfg, run_dir)
     start = time.perf_counter()
     trainer.fit(task, datamodule=dm, ckpt_path=resume_from)
     train_seconds = time.perf_counter() - start
@@ -160,7 +161,7 @@ def run_training(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
 
 def save_figures(task: OperatorTask, record: dict[str, Any], run_dir: Path) -> list[Path]:
     """Error vs rollout step and a frame strip of prediction vs reference (time-dependent data)."""
-    from pdebench_x.plots import plot_error_vs_step, plot_frame_strip
+    from pdebench_x.training.plots import plot_error_vs_step, plot_frame_strip
     rollout = record["metrics"].get("rollout")
     if rollout is None or task.test_examples is None:
         return []

@@ -27,11 +27,12 @@ from hydra.utils import instantiate
 
 from pdebench_x.data.datamodule import ProblemSpec
 from pdebench_x.data.normalization import ChannelNormalizer
-from pdebench_x.distributed import gather_accumulator, gather_objects, strided_order, sum_over_processes
-from pdebench_x.losses import build_loss
-from pdebench_x.metrics import MetricAccumulator, relative_l2_fno
+from pdebench_x.evaluation.gather import gather_accumulator
+from pdebench_x.core.processes import gather_objects, strided_order, sum_over_processes
+from pdebench_x.training.losses import build_loss
+from pdebench_x.evaluation.metrics import MetricAccumulator, relative_l2_fno
 from pdebench_x.models.base import count_parameters
-from pdebench_x.optim import build_optimizer, build_scheduler
+from pdebench_x.training.optim import build_optimizer, build_scheduler
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Scoring predictions: the metric set, the K-instance rules, gathering across processes."""
