@@ -1,6 +1,6 @@
 """Train a solver on a dataset: `python train.py model=<name> data=<name> [overrides]`.
 
-Hydra composes conf/train.yaml; a missing dataset is generated on first use. The run
+Hydra composes pdebench_x/conf/train.yaml; a missing dataset is generated on first use. The run
 directory (outputs/<data>_<model>/<time>_<random suffix>/, one per run) receives checkpoints,
 logs and metrics.json.
 """
@@ -16,12 +16,13 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from pdebench_x.core.config import config_dir
 from pdebench_x.training import run_dir  # noqa: F401  (registers ${run_suffix:} of hydra.run.dir / sweep.dir)
 
 os.environ.setdefault("PDEBENCH_X_ROOT", str(Path(__file__).resolve().parent))
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="train")
+@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="train")
 def main(cfg: DictConfig) -> None:
     from pdebench_x.training.resume import discard_unused_run_dir
     from pdebench_x.training.run import USER_ERRORS, run_training

@@ -59,7 +59,9 @@ def reference_ns(w0, forcing, nu: float, t_end: float, dt: float = 1e-4):
 def bench_ns(batch: int, t_end: float, resolution: int) -> dict:
     import torch
     from pdebench_x.data.generators.base import sample_seed
-    from pdebench_x.data.generators.ns import NavierStokesGenerator, forcing_pattern, solve_vorticity
+    from pdebench_x.data.generators.ns import NavierStokesGenerator
+    from pdebench_x.numerics.ns.fields import forcing_pattern
+    from pdebench_x.numerics.ns.solver import solve_vorticity
     gen = NavierStokesGenerator(resolution=resolution, solve_resolution=resolution)
     draws = [gen.draw(sample_seed(0, "test", i)) for i in range(batch)]
     w0 = np.stack([d[0] for d in draws])
@@ -122,7 +124,8 @@ def reference_darcy(a: np.ndarray, f: float = 1.0) -> np.ndarray:
 
 def bench_darcy(n_samples: int, resolution: int) -> dict:
     from pdebench_x.data.generators.base import sample_seed
-    from pdebench_x.data.generators.darcy import DarcyGenerator, sample_coefficient
+    from pdebench_x.data.generators.darcy import DarcyGenerator
+    from pdebench_x.numerics.darcy.coefficient import sample_coefficient
     gen = DarcyGenerator(grid="cells", resolution=resolution)
     seeds = [sample_seed(0, "test", i) for i in range(n_samples)]
 
@@ -200,7 +203,8 @@ def reference_swe(h0, times, dx, g=1.0, cfl=0.4, h_dry=1e-10):
 
 def bench_swe(n_samples: int, resolution: int, n_frames: int) -> dict:
     from pdebench_x.data.generators.base import sample_seed
-    from pdebench_x.data.generators.swe import DOMAIN, ShallowWaterGenerator, radial_dam_depth
+    from pdebench_x.data.generators.swe import ShallowWaterGenerator
+    from pdebench_x.numerics.swe.radial_dam import DOMAIN, radial_dam_depth
     dt_out = 1.0 / (n_frames - 1)
     gen = ShallowWaterGenerator(resolution=resolution, n_frames=n_frames, dt_out=dt_out, batch_size=n_samples)
     seeds = [sample_seed(0, "test", i) for i in range(n_samples)]

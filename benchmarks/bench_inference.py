@@ -29,12 +29,14 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import ROOT, header, set_threads
+from _common import header, set_threads
 
 
 def compose(overrides):
     from hydra import compose as hcompose, initialize_config_dir
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+
+    from pdebench_x.core.config import config_dir
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         return hcompose(config_name="train", overrides=overrides)
 
 
@@ -91,7 +93,8 @@ def ns_solver(dm, x, y, n: int, cfl: float):
     """Prediction of the target frames from the last context frame, solved on an n x n grid."""
     import torch
 
-    from pdebench_x.data.generators.ns import forcing_pattern, solve_vorticity, spectral_resample
+    from pdebench_x.numerics.ns.fields import forcing_pattern, spectral_resample
+    from pdebench_x.numerics.ns.solver import solve_vorticity
     info = dm.sources["test"].info
     nu = float(info.scalars.get("viscosity", 1e-3))
     amp = float(info.scalars.get("forcing_amplitude", 0.1))
@@ -111,7 +114,8 @@ def darcy_solver(dm, x, y, n: int, _unused: float):
     import torch
     from scipy.interpolate import RegularGridInterpolator
 
-    from pdebench_x.data.generators.darcy import block_average, solve
+    from pdebench_x.numerics.darcy.grid import block_average
+    from pdebench_x.numerics.darcy.solver import solve
     info = dm.sources["test"].info
     settings = info.attrs.get("settings") or "{}"
     forcing = float((json.loads(settings) if isinstance(settings, str) else settings).get("forcing", 1.0))

@@ -73,10 +73,11 @@ def one(name: str, batch: int) -> dict:
     import torch
     from hydra import compose, initialize_config_dir
 
+    from pdebench_x.core.config import config_dir
     from pdebench_x.training.optim import build_optimizer
     from pdebench_x.training.run import build_datamodule, build_task
     overrides, data, grid, _, _ = ENTRIES[name]
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         cfg = compose(config_name="train", overrides=[f"data={data}", *overrides])
     dm = build_datamodule(cfg)
     dm.prepare_data()

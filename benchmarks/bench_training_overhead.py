@@ -25,12 +25,14 @@ import statistics
 import tempfile
 import time
 
-from _common import ROOT, header, set_threads
+from _common import header, set_threads
 
 
 def compose(overrides):
     from hydra import compose as hcompose, initialize_config_dir
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+
+    from pdebench_x.core.config import config_dir
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         return hcompose(config_name="train", overrides=overrides)
 
 

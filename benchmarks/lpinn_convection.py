@@ -21,8 +21,8 @@ import torch
 
 from pdebench_x.models.lpinn import LPINNSolver
 from pdebench_x.models.pinn import PINNSolver
-from pdebench_x.per_instance import PDEInstance
-from pdebench_x.physics.transport1d import convection_sin, periodic_grid
+from pdebench_x.numerics.transport1d import convection_sin, periodic_grid
+from pdebench_x.pdes.instance import PDEInstance
 
 
 def instance(speed: float, n: int, frames: int) -> PDEInstance:

@@ -62,15 +62,16 @@ def main(argv=None) -> int:
     p.add_argument("--extra", nargs="*", default=[], help="more train.py overrides (change the setting label too)")
     args = p.parse_args(argv)
 
-    from pdebench_x.leaderboard import board, scorer, store
-    board_dir = scorer.default_board_dir()
+    from pdebench_x.leaderboard import board, scoring, store
+    from pdebench_x.leaderboard.locations import default_board_dir, default_data_root
+    board_dir = default_board_dir()
     fps = store.fingerprints_dir(board_dir)
     for dataset in args.datasets:
         for model in args.models or PLAN[dataset]:
             runs = [train(dataset, model, s, args.epochs, args.out, args.extra) for s in args.seeds]
             setting = f"small: {dataset} small preset, {args.epochs} epochs on CPU, `benchmarks/make_board.py`"
-            record = scorer.score_runs(runs, fps, scorer.default_data_root(), setting=setting,
-                                       dataset=f"{dataset}_small")
+            record = scoring.score_runs(runs, fps, default_data_root(), setting=setting,
+                                        dataset=f"{dataset}_small")
             target = store.submissions_dir(board_dir) / store.record_filename(record)
             if target.exists():
                 if not args.replace:

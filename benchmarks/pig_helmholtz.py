@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 from pdebench_x.models.pig import GaussianField
-from pdebench_x.models.pinn import Axis
+from pdebench_x.pdes.instance import Axis
 
 PAPER = {"best": 2.22e-5, "mean_of_3": 4.13e-5, "pinn": 4.02e-1}
 

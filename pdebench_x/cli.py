@@ -43,12 +43,12 @@ def _split_key_values(args: argparse.Namespace) -> None:
 
 
 def _board(args) -> Path:
-    from pdebench_x.leaderboard.scorer import default_board_dir
+    from pdebench_x.leaderboard.locations import default_board_dir
     return Path(args.board) if args.board else default_board_dir()
 
 
 def _data_root(args) -> Path:
-    from pdebench_x.leaderboard.scorer import default_data_root
+    from pdebench_x.leaderboard.locations import default_data_root
     return Path(args.data_root) if args.data_root else default_data_root()
 
 
@@ -62,24 +62,24 @@ def _read_record(path: str) -> dict:
 
 
 def cmd_score(args) -> int:
-    from pdebench_x.leaderboard import scorer, store
+    from pdebench_x.leaderboard import scoring, store
     _split_key_values(args)
     board = _board(args)
     fps = store.fingerprints_dir(board)
     if args.verify:
         record = _read_record(args.verify)
-        scorer.verify_record(record, fps, _data_root(args), args.files or None, progress=args.progress)
-        print(f"verified: every metric of {args.verify} matches a re-score within rtol {scorer.VERIFY_RTOL:g}")
+        scoring.verify_record(record, fps, _data_root(args), args.files or None, progress=args.progress)
+        print(f"verified: every metric of {args.verify} matches a re-score within rtol {scoring.VERIFY_RTOL:g}")
         return 0
     if bool(args.runs) == bool(args.predictions):
         raise CLIError("give either run=<run dir or checkpoint> (one per seed, at least 3) or --predictions "
                        "<file.h5> (one per seed)")
     if args.runs:
-        record = scorer.score_runs(args.runs, fps, _data_root(args), solver_name=args.solver, dataset=args.dataset,
-                                   setting=args.setting, zero_shot=not args.no_zero_shot, progress=args.progress)
+        record = scoring.score_runs(args.runs, fps, _data_root(args), solver_name=args.solver, dataset=args.dataset,
+                                    setting=args.setting, zero_shot=not args.no_zero_shot, progress=args.progress)
     else:
-        record = scorer.score_predictions(args.predictions, fps, _data_root(args), dataset=args.dataset,
-                                          solver_name=args.solver, setting=args.setting)
+        record = scoring.score_predictions(args.predictions, fps, _data_root(args), dataset=args.dataset,
+                                           solver_name=args.solver, setting=args.setting)
     if args.out:
         from pdebench_x.leaderboard.schema import dump_record
         out = Path(args.out)
@@ -90,13 +90,13 @@ def cmd_score(args) -> int:
     else:
         path = store.add_record(record, board)
         print(f"record written to {path}; now run `pdebench-x board build`")
-    print(scorer.summary_line(record))
+    print(scoring.summary_line(record))
     return 0
 
 
 def cmd_board(args) -> int:
     from pdebench_x.leaderboard import board as board_mod
-    from pdebench_x.leaderboard import scorer, store
+    from pdebench_x.leaderboard import scoring, store
     board = _board(args)
     if args.action == "build":
         readme, page = board_mod.build(board)
@@ -110,7 +110,7 @@ def cmd_board(args) -> int:
             raise CLIError("board add needs the record file: pdebench-x board add <record.json>")
         record = _read_record(args.record)
         if args.verify:
-            scorer.verify_record(record, store.fingerprints_dir(board), _data_root(args), args.files or None)
+            scoring.verify_record(record, store.fingerprints_dir(board), _data_root(args), args.files or None)
         print(f"added {store.add_record(record, board)}")
     return 0
 
@@ -118,8 +118,9 @@ def cmd_board(args) -> int:
 def cmd_fingerprint(args) -> int:
     from omegaconf import OmegaConf
 
-    from pdebench_x.leaderboard import fingerprint, scorer, store
-    conf = scorer.repo_root() / "conf" / "data" / f"{args.family}.yaml"
+    from pdebench_x.core.config import config_dir
+    from pdebench_x.leaderboard import fingerprint, store
+    conf = config_dir() / "data" / f"{args.family}.yaml"
     if not conf.exists():
         raise CLIError(f"no data config {conf}")
     cfg = OmegaConf.load(conf)
@@ -189,7 +190,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     from pdebench_x.leaderboard.fingerprint import FingerprintMismatch, FingerprintMissing
     from pdebench_x.leaderboard.schema import RecordError
-    from pdebench_x.leaderboard.scorer import ScoringError, VerificationError
+    from pdebench_x.leaderboard.scoring import ScoringError, VerificationError
     from pdebench_x.leaderboard.store import DuplicateSubmission
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = parser().parse_args(argv)

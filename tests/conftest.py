@@ -16,10 +16,11 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
+from pdebench_x.core.config import config_dir
 from pdebench_x.data.build import DatasetPlan, ensure_dataset, plan_from_config
 
 REPO = Path(__file__).resolve().parents[1]
-CONF_DIR = REPO / "conf"
+CONF_DIR = config_dir()
 
 #: Overrides that make the Darcy dataset tiny (generated in about a second).
 TINY_DATA = ["data.sizes.train=16", "data.sizes.valid=4", "data.sizes.test=4",
@@ -31,7 +32,7 @@ TINY_TRAIN = ["model=fno", "model.net.n_modes=[4,4]", "model.net.hidden_channels
 
 def compose_config(overrides: list[str] | None = None, data_dir: str | Path | None = None,
                    output_dir: str | Path | None = None) -> DictConfig:
-    """conf/train.yaml composed as ``train.py`` would, with command-line style ``overrides``.
+    """pdebench_x/conf/train.yaml composed as ``train.py`` would, with command-line style ``overrides``.
 
     ``data_dir``/``output_dir`` replace the paths group's roots (never the repository's).
     """

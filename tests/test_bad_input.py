@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 from conftest import TINY_DATA, TINY_TRAIN, compose_config, copy_dataset, read_split, write_pdebench_darcy
 
+from pdebench_x.core.files import METRICS_FILE
 from pdebench_x.cli import main as cli_main
 from pdebench_x.data.datamodule import PDEDataModule
 from pdebench_x.data.formats.base import DataFormatError
@@ -48,7 +49,7 @@ def workspace(tiny_darcy, tmp_path):
     outputs = tmp_path / "outputs"
     earlier = outputs / "darcy_fno" / "2026-01-01_00-00-00"
     earlier.mkdir(parents=True)
-    (earlier / "metrics.json").write_text('{"model": "fno"}')
+    (earlier / METRICS_FILE).write_text('{"model": "fno"}')
     return data, outputs
 
 
@@ -210,7 +211,7 @@ def _shipped(name: str) -> dict:
 
 def scaled_record(where: Path) -> list[str]:
     """A shipped record, renamed, every seed's overall nRMSE x 0.1 and the aggregate recomputed."""
-    from pdebench_x.leaderboard.scorer import aggregate
+    from pdebench_x.leaderboard.scoring.records import aggregate
     rec = _shipped("darcy_small__fno")
     rec["solver"]["name"] = "fno-scaled"
     for seed in rec["seeds"]:
@@ -239,7 +240,7 @@ def smoke_run(where: Path) -> list[str]:
     run = where / "outputs" / "darcy_fno" / "smoke"
     (run / "checkpoints").mkdir(parents=True)
     (run / "checkpoints" / "last.ckpt").write_bytes(b"")
-    (run / "metrics.json").write_text(json.dumps({"model": "fno", "config": {"trainer": {"fast_dev_run": True}}}))
+    (run / METRICS_FILE).write_text(json.dumps({"model": "fno", "config": {"trainer": {"fast_dev_run": True}}}))
     return ["score", f"run={run}", "dataset=darcy_small"]
 
 

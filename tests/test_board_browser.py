@@ -20,7 +20,8 @@ import pytest
 
 from pdebench_x.leaderboard import board as board_mod
 from pdebench_x.leaderboard import fingerprint as fpm
-from pdebench_x.leaderboard import scorer, store
+from pdebench_x.leaderboard import scoring, store
+from pdebench_x.leaderboard.board.pages import same_k_table_id
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p), None)
@@ -170,10 +171,10 @@ def page(tmp_path_factory) -> Path:
     with h5py.File(plan_from_config(data_cfg, root / "data").split_path("test"), "r") as f:
         y = f["t0_fields/u"][()][:, None]
     for name, (scales, params) in SOLVERS.items():
-        files = [scorer.write_predictions(root / f"{name}{i}.h5", fp["dataset"], name, i, {"u": y * s},
-                                          n_parameters=params, train_seconds=10.0 * (i + 1))
+        files = [scoring.write_predictions(root / f"{name}{i}.h5", fp["dataset"], name, i, {"u": y * s},
+                                           n_parameters=params, train_seconds=10.0 * (i + 1))
                  for i, s in enumerate(scales)]
-        store.add_record(scorer.score_predictions(files, store.fingerprints_dir(board), root / "data"), board)
+        store.add_record(scoring.score_predictions(files, store.fingerprints_dir(board), root / "data"), board)
     board_mod.build(board)
     return board / "index.html"
 
@@ -237,7 +238,7 @@ def test_shipped_board_page_matches_its_records(browser):
         rec = json.loads(path.read_text())
         # ranked table: solvers scored on the full split; the same-K table: per-instance runs and N/A
         on_full_split = rec.get("status", "ok") == "ok" and rec["source"] != "run"
-        table = board_mod.same_k_table_id(rec["dataset"]["name"], 0) if not on_full_split else \
+        table = same_k_table_id(rec["dataset"]["name"], 0) if not on_full_split else \
             f"table-{rec['dataset']['name']}"
         rows = table_order(browser, table)
         assert rec["solver"]["name"] in rows, f"{path.name} is not on the shipped page: rebuild the board"
@@ -252,7 +253,7 @@ def samek_page(tmp_path_factory) -> Path:
     from conftest import compose_config
 
     from pdebench_x.data.build import plan_from_config
-    from pdebench_x.models.pinn import NotApplicableError
+    from pdebench_x.core.errors import NotApplicableError
     from pdebench_x.training.run import run_training
     root = tmp_path_factory.mktemp("samek_page")
     data = ["data.sizes.train=2", "data.sizes.valid=2", "data.sizes.test=4", "data.generator.resolution=16",
@@ -264,10 +265,10 @@ def samek_page(tmp_path_factory) -> Path:
     with h5py.File(plan_from_config(cfg.data, root / "data").split_path("test"), "r") as f:
         y = f["t0_fields/u"][()][:, None]
     for name, (scales, params) in SOLVERS.items():
-        files = [scorer.write_predictions(root / f"{name}{i}.h5", fp["dataset"], name, i, {"u": y * s},
-                                          n_parameters=params, n_instances=2, instance_seed=0)
+        files = [scoring.write_predictions(root / f"{name}{i}.h5", fp["dataset"], name, i, {"u": y * s},
+                                           n_parameters=params, n_instances=2, instance_seed=0)
                  for i, s in enumerate(scales)]
-        store.add_record(scorer.score_predictions(files, store.fingerprints_dir(board), root / "data"), board)
+        store.add_record(scoring.score_predictions(files, store.fingerprints_dir(board), root / "data"), board)
     pinn = ["model=pinn", "model.net.width=8", "model.net.depth=1", "model.fit.collocation=64",
             "model.fit.optimizers=[{name: adam, iterations: 3, lr: 1.0e-3}]"]
     run_training(compose_config(data + pinn, data_dir=root / "data", output_dir=root / "out"), root / "pinn")
@@ -275,7 +276,7 @@ def samek_page(tmp_path_factory) -> Path:
         run_training(compose_config(data + ["model=lpinn"], data_dir=root / "data", output_dir=root / "out"),
                      root / "lpinn")
     for run in ("pinn", "lpinn"):
-        store.add_record(scorer.score_runs([root / run], store.fingerprints_dir(board), root / "data"), board)
+        store.add_record(scoring.score_runs([root / run], store.fingerprints_dir(board), root / "data"), board)
     board_mod.build(board)
     return board / "index.html"
 

@@ -26,7 +26,11 @@ from test_leaderboard import DATA, REPO, Env, _test_targets, board_files, compos
 from pdebench_x.cli import main
 from pdebench_x.leaderboard import board as board_mod
 from pdebench_x.leaderboard import fingerprint as fpm
-from pdebench_x.leaderboard import scorer, store
+from pdebench_x.leaderboard import scoring, store
+from pdebench_x.leaderboard.board.tables import unverified
+from pdebench_x.leaderboard.scoring import predictions
+from pdebench_x.leaderboard.scoring.provenance import sha256_file
+from pdebench_x.leaderboard.scoring.records import aggregate, instances_block
 from pdebench_x.leaderboard.schema import NON_MEAN_METRICS, RecordError, consistency_errors, dump_record, validate_record
 from pdebench_x.evaluation.metrics import AGGREGATION
 
@@ -49,10 +53,10 @@ class Tiny:
         fpm.write_fingerprint(self.fp, self.fps)
         self.y = _test_targets(self).astype(np.float64)
         self.files = self.predictions("ok", {i: self.y * s for i, s in enumerate(SCALES)})
-        self.record = scorer.score_predictions(self.files, self.fps, self.data, solver_name="scaled")
+        self.record = scoring.score_predictions(self.files, self.fps, self.data, solver_name="scaled")
 
     def predictions(self, name: str, by_seed: dict[int, np.ndarray]) -> list[Path]:
-        return [scorer.write_predictions(self.root / f"{name}{seed}.h5", self.fp["dataset"], name, seed, {"u": u})
+        return [scoring.write_predictions(self.root / f"{name}{seed}.h5", self.fp["dataset"], name, seed, {"u": u})
                 for seed, u in by_seed.items()]
 
 
@@ -97,7 +101,7 @@ def test_scaled_seed_nrmse_with_recomputed_aggregate_is_refused(tiny, tmp_path):
     forged = copy.deepcopy(tiny.record)
     for seed in forged["seeds"]:
         seed["metrics"]["steady"]["overall"]["nrmse"] *= 0.1
-    forged["aggregate"] = scorer.aggregate(forged["seeds"])
+    forged["aggregate"] = aggregate(forged["seeds"])
     message = refused(forged, tiny.fresh_board(tmp_path / "board"), "per_channel values give")
     for i in range(3):
         assert f"$.seeds[{i}].metrics.steady.overall.nrmse is " in message
@@ -110,7 +114,7 @@ def _edit_step(rec):
 
 def _edit_max_error(rec):
     rec["seeds"][0]["metrics"]["steady"]["overall"]["max_error"] *= 0.5
-    rec["aggregate"] = scorer.aggregate(rec["seeds"])
+    rec["aggregate"] = aggregate(rec["seeds"])
 
 
 def _edit_relative_l2(rec):
@@ -118,7 +122,7 @@ def _edit_relative_l2(rec):
     for seed in rec["seeds"]:
         section = seed["metrics"]["steady"]
         section["overall"]["relative_l2_fno"] = 0.5 * section["overall"]["nrmse"]
-    rec["aggregate"] = scorer.aggregate(rec["seeds"])
+    rec["aggregate"] = aggregate(rec["seeds"])
 
 
 def _edit_k_section(rec, fp):
@@ -129,7 +133,7 @@ def _edit_k_section(rec, fp):
         section["per_channel"]["u"]["nrmse"] *= 0.5
         section["per_step"]["nrmse"][0] *= 0.5
     block = rec["instances"]
-    rec["instances"] = scorer.instances_block(rec["seeds"], fp, (block["k"], block["seed"]))
+    rec["instances"] = instances_block(rec["seeds"], fp, (block["k"], block["seed"]))
 
 
 @pytest.mark.parametrize("edit, match", [
@@ -179,7 +183,7 @@ def test_inconsistent_record_on_the_board_stops_validate_and_build(shipped_board
     for seed in bad["seeds"]:
         seed["metrics"]["steady"]["overall"]["nrmse"] *= 0.1
         seed.pop("checkpoint_sha256")   # not the file-reuse check: the figures alone
-    bad["aggregate"] = scorer.aggregate(bad["seeds"])
+    bad["aggregate"] = aggregate(bad["seeds"])
     (store.submissions_dir(shipped_board) / "darcy_small__fno-scaled.json").write_text(json.dumps(bad))
     before = board_files(shipped_board)
     for action in ("validate", "build"):
@@ -236,9 +240,9 @@ def test_one_predictions_file_copied_as_three_seeds_refused(tiny, tmp_path, caps
     """Three copies of one file, each with its own seed attribute (so the hashes differ): the
     metrics are identical, std ~ 0."""
     files = tiny.predictions("copied", {seed: tiny.y * 1.1 for seed in (0, 1, 2)})
-    assert len({scorer.sha256_file(f) for f in files}) == 3
+    assert len({sha256_file(f) for f in files}) == 3
     with pytest.raises(RecordError, match=r"\$\.seeds\[1\] and \$\.seeds\[0\] have identical overall metrics"):
-        scorer.score_predictions(files, tiny.fps, tiny.data)
+        scoring.score_predictions(files, tiny.fps, tiny.data)
     board = tiny.fresh_board(tmp_path / "board")
     before = board_files(board)
     code, err = cli(["score", "--predictions", *map(str, files), "--board", str(board), "--data-root", str(tiny.data)],
@@ -275,8 +279,8 @@ def test_records_linking_no_files_are_marked_unverified(tiny, tmp_path):
 
 
 def test_which_shipped_records_are_unverified():
-    marked = {n: board_mod.unverified(shipped(n)) for n in ("darcy_small__fno", "darcy_small__pinn",
-                                                            "darcy_small__lpinn")}
+    marked = {n: unverified(shipped(n)) for n in ("darcy_small__fno", "darcy_small__pinn",
+                                                 "darcy_small__lpinn")}
     assert marked == {"darcy_small__fno": False,      # checkpoints linked: --verify re-scores them
                       "darcy_small__pinn": True,      # a per-instance run: nothing to re-score
                       "darcy_small__lpinn": False}    # not applicable: no figures
@@ -295,9 +299,9 @@ def test_predictions_of_a_wrong_dtype_refused_before_scoring(tiny, tmp_path, mon
     def no_scoring(*args, **kwargs):
         raise AssertionError("a file was scored before every file's dtype was checked")
 
-    monkeypatch.setattr(scorer, "_expected_targets", no_scoring)
-    with pytest.raises(scorer.ScoringError) as err:
-        scorer.score_predictions_file(files[2], tiny.fp, tiny.data)
+    monkeypatch.setattr(predictions, "_expected_targets", no_scoring)
+    with pytest.raises(scoring.ScoringError) as err:
+        predictions.score_predictions_file(files[2], tiny.fp, tiny.data)
     assert str(err.value).startswith(want)
     board = tiny.fresh_board(tmp_path / "board")
     before = board_files(board)

@@ -13,19 +13,19 @@ import pytest
 import scipy.fft
 
 from pdebench_x.data.generators.base import sample_seed
-from pdebench_x.data.generators.darcy import (
-    DarcyGenerator,
+from pdebench_x.data.generators.darcy import DarcyGenerator
+from pdebench_x.numerics.darcy.coefficient import (
+    gaussian_random_field,
+    kl_amplitudes,
+    sample_coefficient,
+    threshold,
+)
+from pdebench_x.numerics.darcy.grid import grid_points, grid_spacing, unknown_shape
+from pdebench_x.numerics.darcy.solver import (
     MultigridPreconditioner,
     assemble_operator,
     conjugate_gradient,
-    gaussian_random_field,
-    grid_points,
-    grid_spacing,
-    kl_amplitudes,
-    unknown_shape,
-    sample_coefficient,
     solve,
-    threshold,
 )
 
 PI = np.pi

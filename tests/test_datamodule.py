@@ -266,9 +266,9 @@ def test_unknown_channel_in_the_data_config_is_a_clear_error(tiny_darcy):
 
 
 def test_cell_extent_recovers_domain_length_and_1d_axis_counts_as_unit():
-    from pdebench_x.data.datamodule import _cell_extent
+    from pdebench_x.core.grid import cell_extent
     length, n = 2 * np.pi, 64
     centres = (np.arange(n) + 0.5) * length / n
-    assert abs(_cell_extent(centres) - length) < 1e-12
+    assert abs(cell_extent(centres) - length) < 1e-12
     # a 1D problem's single y coordinate: the "area" of the domain is then its length, not 0
-    assert _cell_extent(np.zeros(1)) == 1.0
+    assert cell_extent(np.zeros(1)) == 1.0

@@ -29,6 +29,7 @@ import pytest
 import torch
 
 from conftest import REPO, compose_config
+from pdebench_x.core.files import METRICS_FILE
 from pdebench_x.data.build import ensure_dataset, plan_from_config
 from pdebench_x.data.loaders import EvalSampler, ResumableLoader, TrainSampler
 from pdebench_x.core.processes import strided_order
@@ -143,7 +144,7 @@ def test_each_evaluation_sample_is_scored_exactly_once(runs, split):
         assert sorted(seen) == sorted(ids), f"{split} epoch {epoch}: {len(seen)} scored for 7 samples"
         per_rank = [sum(len(b) for e, _, b in rank[split] if e == epoch) for rank in runs["ddp"]]
         assert per_rank == [4, 3]
-    record = json.loads((runs["ddp_dir"] / "metrics.json").read_text())
+    record = json.loads((runs["ddp_dir"] / METRICS_FILE).read_text())
     assert record["metrics"]["n_test_samples"] == 7
     assert record["metrics"]["steady"]["n_samples"] == 7
 
@@ -158,8 +159,8 @@ def test_metrics_and_weights_match_one_process(runs):
     assert sorted(ddp) == sorted(single) == [0, 1]
     for epoch in ddp:
         assert ddp[epoch] == pytest.approx(single[epoch], rel=1e-5)
-    rec_d = json.loads((runs["ddp_dir"] / "metrics.json").read_text())["metrics"]["steady"]["overall"]
-    rec_s = json.loads((runs["single_dir"] / "metrics.json").read_text())["metrics"]["steady"]["overall"]
+    rec_d = json.loads((runs["ddp_dir"] / METRICS_FILE).read_text())["metrics"]["steady"]["overall"]
+    rec_s = json.loads((runs["single_dir"] / METRICS_FILE).read_text())["metrics"]["steady"]["overall"]
     for name in ("relative_l2_fno", "rmse", "nrmse", "max_error", "crmse"):
         assert rec_d[name] == pytest.approx(rec_s[name], rel=1e-4), name
     wd = torch.load(runs["ddp_dir"] / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)

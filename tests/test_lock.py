@@ -151,6 +151,7 @@ SLOW_GENERATION = textwrap.dedent("""
     from pathlib import Path
     from pdebench_x.data import build
     from pdebench_x.data.generators.darcy import DarcyGenerator
+    from pdebench_x.pdes import get_family
     from test_build import micro_plan
 
     class SlowDarcy(DarcyGenerator):
@@ -159,7 +160,7 @@ SLOW_GENERATION = textwrap.dedent("""
             time.sleep(60)
             return super().generate(seeds)
 
-    build.GENERATORS["darcy"] = "__main__:SlowDarcy"            # the forked workers inherit it
+    get_family("darcy").generator = "__main__:SlowDarcy"        # the forked workers inherit it
     build.ensure_dataset(micro_plan(Path(sys.argv[1]), sizes={"train": 8, "valid": 2, "test": 2}),
                          workers=2, progress=False)
 """)

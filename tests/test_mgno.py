@@ -7,7 +7,6 @@ the paper's parameter count and overfitting a tiny Poisson (Darcy with a = 1) ba
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pytest
 import torch
@@ -16,13 +15,13 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from torch import nn
 
+from conftest import CONF_DIR, compose_config
 from pdebench_x.models.base import OperatorModel, count_parameters
 from pdebench_x.models.mgno import MgNO, Prolongation, VCycle
 
-ROOT = Path(__file__).resolve().parents[1]
-MODEL_YAML = ROOT / "conf/model/mgno.yaml"
-DARCY_YAML = ROOT / "conf/experiment/mgno_paper.yaml"
-NS_YAML = ROOT / "conf/experiment/mgno_ns_paper.yaml"
+MODEL_YAML = CONF_DIR / "model/mgno.yaml"
+DARCY_YAML = CONF_DIR / "experiment/mgno_paper.yaml"
+NS_YAML = CONF_DIR / "experiment/mgno_ns_paper.yaml"
 
 
 @pytest.fixture(autouse=True)
@@ -80,7 +79,7 @@ def test_configs_are_complete_and_consistent():
     assert cfg.recipe.loss == "rel_l2" and cfg.recipe.loss_space == "physical"
     for path, loss in ((DARCY_YAML, "rel_h1"), (NS_YAML, "rel_l2")):
         assert path.read_text().splitlines()[0].strip() == "# @package _global_"
-        exp = OmegaConf.load(path)
+        exp = compose_config([f"experiment={path.stem}"])  # the experiment over the model yaml
         rec = exp.model.recipe
         assert rec.loss == loss and rec.loss_space == "physical"
         assert rec.optimizer.lr == pytest.approx(5e-4) and rec.optimizer.weight_decay == pytest.approx(1e-4)

@@ -13,15 +13,9 @@ import numpy as np
 import pytest
 import torch
 
-from pdebench_x.data.generators.ns import (
-    NavierStokesGenerator,
-    forcing_pattern,
-    gaussian_random_field,
-    solve_vorticity,
-    spectral_resample,
-    velocity_from_vorticity,
-    vorticity_tendency,
-)
+from pdebench_x.data.generators.ns import NavierStokesGenerator
+from pdebench_x.numerics.ns.fields import forcing_pattern, gaussian_random_field, spectral_resample
+from pdebench_x.numerics.ns.solver import solve_vorticity, velocity_from_vorticity, vorticity_tendency
 
 
 def grid(n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -10,10 +10,13 @@ import pytest
 import torch
 from conftest import assert_metrics_close, compose_config
 
+from pdebench_x.core.files import METRICS_FILE
 from pdebench_x.data.formats.base import FieldSource
-from pdebench_x.models.pinn import NotApplicableError, PINNSolver
-from pdebench_x.per_instance import run_per_instance, select_instances
-from pdebench_x.physics.transport1d import convection_diffusion
+from pdebench_x.core.errors import NotApplicableError
+from pdebench_x.models.pinn import PINNSolver
+from pdebench_x.numerics.transport1d import convection_diffusion
+from pdebench_x.evaluation.instances import select_instances
+from pdebench_x.training.per_instance import run_per_instance
 from pdebench_x.training.run import run_training
 
 TINY_CONVECTION = ["data=convection", "data.generator.resolution=32", "data.generator.n_frames=7",
@@ -118,7 +121,7 @@ class ZeroConvection(ExactConvection):
 
 def test_scoring_is_aligned_with_the_scored_frames(tmp_path, data_root):
     def run(solver, sub):
-        cfg = compose_config(TINY_CONVECTION + ["model=pinn", f"model.solver=test_per_instance.{solver}"],
+        cfg = compose_config(TINY_CONVECTION + ["model=pinn", f"model.solver._target_=test_per_instance.{solver}"],
                              data_dir=data_root, output_dir=tmp_path / sub)
         return run_per_instance(cfg, tmp_path / sub)
 
@@ -134,7 +137,7 @@ def test_scoring_is_aligned_with_the_scored_frames(tmp_path, data_root):
 def test_train_py_path_writes_the_operator_record_structure(tmp_path, data_root):
     cfg = compose_config(TINY_CONVECTION + TINY_PINN, data_dir=data_root, output_dir=tmp_path)
     run_training(cfg, tmp_path)  # model.kind = per_instance dispatches here
-    record = json.loads((tmp_path / "metrics.json").read_text())
+    record = json.loads((tmp_path / METRICS_FILE).read_text())
     for key in ("model", "paper", "code", "dataset", "problem", "metrics", "n_parameters", "seed", "config",
                 "instances", "seconds_per_instance", "git_commit", "environment"):
         assert key in record, key
@@ -157,7 +160,7 @@ def test_lpinn_on_darcy_stops_with_a_clear_error_and_an_na_record(tmp_path, tiny
     cfg = tiny_darcy.config(["model=lpinn"], output_dir=tmp_path)
     with pytest.raises(NotApplicableError, match="Darcy flow .* elliptic"):
         run_training(cfg, tmp_path)
-    record = json.loads((tmp_path / "metrics.json").read_text())
+    record = json.loads((tmp_path / METRICS_FILE).read_text())
     assert record["status"] == "not_applicable" and record["metrics"] is None and "transport" in record["reason"]
 
 
@@ -168,7 +171,7 @@ def test_instance_section_is_the_mean_of_the_per_sample_values_at_those_rows():
     """Prediction s_i * y scores nRMSE |s_i - 1| (up to eps) on sample i: the section over rows
     [4, 1] is the mean of those two, max_error their max, crmse their rms; extras are left out."""
     from pdebench_x.evaluation.metrics import MetricAccumulator
-    from pdebench_x.per_instance import instance_section
+    from pdebench_x.evaluation.instances import instance_section
     gen = torch.Generator().manual_seed(0)
     y = 1.0 + torch.rand(6, 3, 1, 8, 8, generator=gen, dtype=torch.float64)   # [B, T, C, X, Y]
     scales = torch.tensor([1.1, 0.7, 1.3, 0.95, 1.6, 1.02], dtype=torch.float64)
@@ -248,7 +251,7 @@ def test_training_metrics_json_has_the_k_section(tmp_path, tiny_darcy):
     cfg = tiny_darcy.config(TINY_TRAIN + ["~logger", "data.n_instances=3", "data.instance_seed=1"],
                             output_dir=tmp_path)
     run_training(cfg, tmp_path / "run")
-    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())["metrics"]
+    metrics = json.loads((tmp_path / "run" / METRICS_FILE).read_text())["metrics"]
     section = metrics["instances"]
     assert section["indices"] == select_instances(4, 3, 1) and section["seed"] == 1
     assert section["steady"]["n_samples"] == 3 and set(section["steady"]["overall"]) >= {"nrmse", "max_error"}
@@ -258,7 +261,7 @@ def test_training_metrics_json_has_the_k_section(tmp_path, tiny_darcy):
 
 
 def test_per_instance_record_has_the_same_k_section_layout(tmp_path, data_root):
-    cfg = compose_config(TINY_CONVECTION + ["model=pinn", "model.solver=test_per_instance.ExactConvection"],
+    cfg = compose_config(TINY_CONVECTION + ["model=pinn", "model.solver._target_=test_per_instance.ExactConvection"],
                          data_dir=data_root, output_dir=tmp_path)
     record = run_per_instance(cfg, tmp_path)
     section = record["metrics"]["instances"]
@@ -271,7 +274,7 @@ def test_per_instance_record_has_the_same_k_section_layout(tmp_path, data_root):
 def test_operator_window_and_per_instance_view_are_the_same_frames(data_root):
     """The operator learner's test window and the per-instance solver's view of a sample:
     the target frames are identical arrays, and the initial frame is the window's last context frame."""
-    from pdebench_x.per_instance import read_instance, read_reference
+    from pdebench_x.data.instances import read_instance, read_reference
     from pdebench_x.training.run import build_datamodule
     cfg = compose_config(TINY_CONVECTION + TINY_PINN, data_dir=data_root)
     dm = build_datamodule(cfg)

@@ -2,19 +2,18 @@
 the paper's parameter count, and overfitting a small batch (fields and symbols)."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from conftest import CONF_DIR, compose_config
 from pdebench_x.training.losses import LOSSES
 from pdebench_x.models.base import count_parameters
 from pdebench_x.models.prose import PROSE, sample_grid_table
 from pdebench_x.training.optim import SCHEDULERS, build_optimizer
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
 TINY = dict(width=32, heads=4, data_encoder_depth=1, symbol_encoder_depth=1, fusion_depth=1,
             data_decoder_depth=1, symbol_decoder_depth=1, patch_size=8, out_patch_size=8,
             pos_grid=4, out_pos_grid=4, conv_dim=16, float_digits=3, max_exponent=10)
@@ -203,9 +202,8 @@ def test_position_table_sampling():
 # ----------------------------------------------------------------------------- configurations
 
 def paper_net():
-    small = OmegaConf.load(CONF / "model" / "prose.yaml")
-    paper = OmegaConf.load(CONF / "experiment" / "prose_paper.yaml")
-    return OmegaConf.merge(small.net, paper.model.net), paper
+    paper = compose_config(["experiment=prose_paper"])
+    return paper.model.net, paper
 
 
 def test_paper_parameter_count():
@@ -226,7 +224,7 @@ def test_paper_parameter_count():
 
 
 def test_small_config_builds_and_runs():
-    cfg = OmegaConf.load(CONF / "model" / "prose.yaml")
+    cfg = OmegaConf.load(CONF_DIR / "model" / "prose.yaml")
     assert cfg.recipe.loss in LOSSES and cfg.recipe.scheduler.name in SCHEDULERS
     torch.manual_seed(0)
     model = instantiate(cfg.net, in_steps=10, in_channels=1, out_steps=1, out_channels=1, padding="circular")

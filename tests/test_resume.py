@@ -24,8 +24,9 @@ import pytest
 import torch
 
 from conftest import REPO, TINY_TRAIN, compose_config
+from pdebench_x.core.files import METRICS_FILE
 from pdebench_x.training.resume import RUN_CONFIG_FILE, CheckpointError, resolve_resume, run_identity, write_run_identity
-from pdebench_x.training.run import METRICS_FILE, run_training
+from pdebench_x.training.run import run_training
 
 RUN = TINY_TRAIN + ["trainer.max_epochs=3", "checkpoint_every_n_steps=3"]
 STOP_AT = 7

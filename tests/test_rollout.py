@@ -12,6 +12,7 @@ import json
 import pytest
 import torch
 
+from pdebench_x.core.files import METRICS_FILE
 from pdebench_x.training.run import build_datamodule, build_task, run_training
 from conftest import compose_config
 
@@ -53,7 +54,7 @@ def test_unrolled_training_writes_per_step_metrics_and_figures(ns_root, tmp_path
                                                "+model.recipe.pushforward=true"],
                          data_dir=ns_root, output_dir=tmp_path)
     record = run_training(cfg, tmp_path / "run")
-    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    saved = json.loads((tmp_path / "run" / METRICS_FILE).read_text())
     assert saved["metrics"]["rollout"]["overall"] == record["metrics"]["rollout"]["overall"]
     rollout, one_step = saved["metrics"]["rollout"], saved["metrics"]["one_step"]
     assert rollout["steps"] == [3, 4, 5, 6]  # context frames 1, 2 are never scored

@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 from conftest import TINY_TRAIN, compose_config
 
+from pdebench_x.core.files import METRICS_FILE
 from pdebench_x.data.datamodule import PDEDataModule
-from pdebench_x.per_instance import SMOKE_ITERATIONS
+from pdebench_x.training.per_instance import SMOKE_ITERATIONS
 from pdebench_x.training.run import dataset_record, run_training
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -31,7 +32,7 @@ def test_training_ends_with_the_headline_figures(tiny_darcy, tmp_path, capsys):
     assert f"nRMSE {overall['nrmse']:.4g}" in out
     assert f"rel. L2 {overall['relative_l2_fno']:.4g}" in out
     assert f"all metrics: {tmp_path / 'run' / 'metrics.json'}" in out
-    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["metrics"]["steady"]["overall"] == overall
+    assert json.loads((tmp_path / "run" / METRICS_FILE).read_text())["metrics"]["steady"]["overall"] == overall
 
 
 def test_fast_dev_run_makes_a_per_instance_run_a_smoke_run(tiny_darcy, tmp_path, capsys):
@@ -78,7 +79,7 @@ def test_a_field_that_is_not_optional_is_still_required(tmp_path):
 
 
 def test_a_records_setting_says_what_the_runs_actually_trained():
-    from pdebench_x.leaderboard.scorer import default_setting
+    from pdebench_x.leaderboard.scoring.runs import default_setting
     fp = {"preset": "small"}
     run = {"dataset": {"sizes": {"train": 400}}, "epochs": 1, "global_steps": 3,
            "config": {"trainer": {"max_epochs": 8, "limit_train_batches": 3}, "data": {"max_train_samples": None}}}

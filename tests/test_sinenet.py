@@ -3,16 +3,15 @@ upsampling (exactness and convergence), shift equivariance, overfitting, configs
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+from conftest import CONF_DIR
 from pdebench_x.models.base import count_parameters
 from pdebench_x.models.sinenet import PAPER_MULT, SineNet, Upsample2, periodic_pad
 
-ROOT = Path(__file__).resolve().parents[1]
 # The official code's count for `sinenet8-dual` (registry comment, divelab/AIRS @ 4a16c68) in the
 # PDEArena Navier-Stokes setting: history 4, fields smoke + 2 velocity components.
 OFFICIAL_SINENET8_NS = 35_490_219
@@ -201,7 +200,7 @@ def test_tiny_model_overfits_a_fixed_batch():
 # ---------------------------------------------------------------- configs
 def _load(name):
     omegaconf = pytest.importorskip("omegaconf")
-    return omegaconf.OmegaConf.load(ROOT / "conf" / name)
+    return omegaconf.OmegaConf.load(CONF_DIR / name)
 
 
 def test_small_config_builds_and_runs():

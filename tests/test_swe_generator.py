@@ -13,9 +13,11 @@ import torch
 from scipy.optimize import brentq
 
 from pdebench_x.data.generators.base import sample_seed
-from pdebench_x.data.generators.swe import (
-    BOUNDARIES, ShallowWaterGenerator, cell_centres, hll_flux, limited_slope, radial_dam_depth,
-    solve_swe, velocities)
+from pdebench_x.data.generators.swe import ShallowWaterGenerator
+from pdebench_x.numerics.swe.fluxes import hll_flux, limited_slope
+from pdebench_x.numerics.swe.operator import BOUNDARIES, velocities
+from pdebench_x.numerics.swe.radial_dam import cell_centres, radial_dam_depth
+from pdebench_x.numerics.swe.scheme import solve_swe
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

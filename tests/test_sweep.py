@@ -15,7 +15,8 @@ import sys
 import pytest
 from omegaconf import OmegaConf
 
-from conftest import REPO, TINY_TRAIN
+from conftest import CONF_DIR, REPO, TINY_TRAIN
+from pdebench_x.core.files import METRICS_FILE
 from pdebench_x.training.launch import _spawns_processes, check_launch, prepare_environment
 
 needs_submitit = pytest.mark.skipif(importlib.util.find_spec("hydra_plugins.hydra_submitit_launcher") is None,
@@ -36,7 +37,7 @@ def test_two_job_sweep_through_submitit_local(tiny_darcy, tmp_path):
     assert [p.name for p in runs] == ["0_darcy_fno", "1_darcy_fno"], list(sweep_dir.iterdir())
     widths = []
     for run in runs:
-        record = json.loads((run / "metrics.json").read_text())
+        record = json.loads((run / METRICS_FILE).read_text())
         widths.append(record["config"]["model"]["net"]["hidden_channels"])
         assert record["metrics"]["n_test_samples"] == 4 and record["epochs"] == 1
     assert widths == [4, 8]
@@ -48,7 +49,7 @@ def test_launcher_configs_name_every_key_of_the_plugins_schema():
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
     from hydra_plugins.hydra_submitit_launcher.config import LocalQueueConf, SlurmQueueConf
     for name, schema in (("submitit_local", LocalQueueConf), ("submitit_slurm", SlurmQueueConf)):
-        ours = OmegaConf.load(REPO / "conf" / "hydra" / "launcher" / f"{name}.yaml")
+        ours = OmegaConf.load(CONF_DIR / "hydra" / "launcher" / f"{name}.yaml")
         theirs = OmegaConf.structured(schema)
         assert set(ours) == set(theirs), (name, set(ours) ^ set(theirs))
 
@@ -56,7 +57,7 @@ def test_launcher_configs_name_every_key_of_the_plugins_schema():
 def test_slurm_tasks_follow_the_trainer():
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
     from hydra import compose, initialize_config_dir
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(config_name="train", return_hydra_config=True,
                       overrides=["trainer=ddp", "trainer.devices=4", "trainer.num_nodes=2",
                                  "hydra/launcher=submitit_slurm"])
@@ -72,7 +73,7 @@ def test_ddp_sweep_on_the_basic_launcher_is_refused(monkeypatch):
         monkeypatch.delenv(key, raising=False)
 
     def as_hydra_would(mode: str):
-        with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             cfg = compose(config_name="train", return_hydra_config=True,
                           overrides=["trainer=ddp", f"hydra.mode={mode}"])
         HydraConfig.instance().set_config(cfg)

@@ -9,11 +9,13 @@ import pytest
 import sympy as sp
 import torch
 
-from pdebench_x.symbolic import (
-    CONSTANTS, FAMILIES, OPERATORS, SPECIAL_TOKENS, VARIABLES, SymbolTokenizer, decode_float,
+from pdebench_x.pdes import family_names
+from pdebench_x.pdes.symbolic import (
+    CONSTANTS, OPERATORS, SPECIAL_TOKENS, VARIABLES, SymbolTokenizer, decode_float,
     encode_float, equation_prefix, parse_prefix, round_to_digits, skeleton, to_infix, to_sympy,
 )
 
+FAMILIES = family_names()
 COEFFS = [1e-3, 1e-5, 0.1, 12.0, 3.0, 9.81]
 # Each family's scalars in the order their numbers appear in the sequence.
 ORDER = {

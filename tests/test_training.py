@@ -19,11 +19,12 @@ import lightning as L
 import pytest
 import torch
 
+from pdebench_x.core.files import METRICS_FILE
 from pdebench_x.data.formats.well import WellSource
 from pdebench_x.evaluation.metrics import relative_l2_fno
 from pdebench_x.models.fno import FNO
 from pdebench_x.training.task import NonFiniteLossError, OperatorTask
-from pdebench_x.training.run import METRICS_FILE, build_datamodule, run_training
+from pdebench_x.training.run import build_datamodule, run_training
 
 from conftest import REPO, TINY_TRAIN, compose_config
 

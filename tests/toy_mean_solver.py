@@ -27,12 +27,17 @@ class TrainMean(OperatorModel):
         return self.value[None, :, :, None, None].expand(b, -1, -1, h, w)
 
 
-#: The model yaml a contributor adds as conf/model/<name>.yaml.
+#: The model yaml a contributor adds as pdebench_x/conf/model/<name>.yaml.
 MODEL_YAML = """\
 # Toy solver: predicts a constant per channel (the train mean at initialisation).
+defaults:
+  - /schema/model/operator@_here_
+  - _self_
+
 name: train_mean
 paper: null
 code: null
+supports: [darcy]
 net:
   _target_: toy_mean_solver.TrainMean
 recipe:

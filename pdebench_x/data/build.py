@@ -34,23 +34,13 @@ from pdebench_x.core.plain import to_plain
 from pdebench_x.data.formats.base import DataFormatError
 from pdebench_x.data.formats.well import WellWriter
 from pdebench_x.data.generators.base import SPLITS, Generator, sample_seed
+from pdebench_x.pdes import get_family
 
 log = logging.getLogger(__name__)
 
-#: family -> "module:Class" of its generator (imported on demand: numerics stay optional).
-GENERATORS = {
-    "darcy": "pdebench_x.data.generators.darcy:DarcyGenerator",
-    "ns": "pdebench_x.data.generators.ns:NavierStokesGenerator",
-    "swe": "pdebench_x.data.generators.swe:ShallowWaterGenerator",
-    "convection": "pdebench_x.data.generators.convection:ConvectionGenerator",
-    "burgers": "pdebench_x.data.generators.burgers:BurgersGenerator",
-}
-
-
 def generator_class(family: str) -> type[Generator]:
-    if family not in GENERATORS:
-        raise ValueError(f"no generator for data family {family!r}; known families: {sorted(GENERATORS)}")
-    module, cls = GENERATORS[family].split(":")
+    """The generator class of ``family``, named by its family object (imported on demand: numerics stay optional)."""
+    module, cls = get_family(family).generator.split(":")
     return getattr(importlib.import_module(module), cls)
 
 
@@ -120,7 +110,7 @@ def _solve_chunk(family: str, settings: dict, seed: int, split: str, start: int,
     return start, gen.generate(seeds)
 
 
-def _check_existing(path: Path, plan: DatasetPlan, split: str) -> None:
+def check_existing(path: Path, plan: DatasetPlan, split: str) -> None:
     try:
         with h5py.File(path, "r") as f:
             complete = bool(f.attrs.get("complete", False))
@@ -194,7 +184,7 @@ def ensure_dataset(plan: DatasetPlan, workers: int | None = None, progress: bool
         # missing dataset; the others wait here, then find the complete file.
         with file_lock(path.parent / f".{path.name}.lock", f"generating {plan.name}/{split}"):
             if path.exists():
-                _check_existing(path, plan, split)
+                check_existing(path, plan, split)
             else:
                 log.info("dataset %s/%s missing: generating %d samples", plan.name, split, plan.sizes[split])
                 generate_split(plan, split, workers=workers, progress=progress)

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from pdebench_x.core.grid import cell_extent, domain_measure
 from pdebench_x.core.plain import to_plain
 from pdebench_x.data.build import ensure_dataset, plan_from_config
 from pdebench_x.data.formats import DataFormatError, FieldSource, SubsetSource, open_source
@@ -158,16 +159,6 @@ def split_single_file(source: FieldSource, splits: Mapping[str, Any] | None) -> 
     return out
 
 
-def _cell_extent(axis) -> float:
-    """Length of the domain along one axis from its cell centres (n cells of width (x[-1]-x[0])/(n-1)).
-
-    A 1D problem stores a single y coordinate: its extent is 1, so the domain "area" of a 1D
-    problem is its length (not 0, which would zero every fRMSE band).
-    """
-    n = len(axis)
-    return float(axis[-1] - axis[0]) * n / (n - 1) if n > 1 else 1.0
-
-
 class PDEDataModule(L.LightningDataModule):
     """Generated (The Well schema) or external (any known layout) data, as windows."""
 
@@ -249,11 +240,11 @@ class PDEDataModule(L.LightningDataModule):
         mean, std = fit_channel_stats(self.sources["train"], channels, frames,
                                       self.cfg.get("stats_max_samples", 256))
         self.stats = (dict(zip(channels, mean)), dict(zip(channels, std)))
-        lx, ly = _cell_extent(info.x), _cell_extent(info.y)
+        lx, ly = cell_extent(info.x), cell_extent(info.y)
         self.spec = ProblemSpec(
             kind=kind, family=info.family, input_channels=inputs, target_channels=targets,
             in_steps=in_steps, out_steps=out_steps, horizon=horizon, spatial_shape=tuple(info.spatial_shape),
-            padding="circular" if info.bc_type == "periodic" else "zeros", domain_area=lx * ly,
+            padding="circular" if info.bc_type == "periodic" else "zeros", domain_area=domain_measure(info.x, info.y),
             spacing=(lx / len(info.x), ly / len(info.y)),
             primary_channels=list(self.problem.get("primary_channels") or targets),
             first_target_frame=first_target)

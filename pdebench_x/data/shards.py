@@ -15,7 +15,7 @@ written when the last shard finishes (under a file lock, whichever job that is),
 ``assemble=n``. Its attributes record the plan as a complete unsharded file would (the build's
 integrity check applies), plus ``shards = n``.
 
-Command line (Hydra-style overrides of conf/train.yaml's data group)::
+Command line (Hydra-style overrides of pdebench_x/conf/train.yaml's data group)::
 
     python -m pdebench_x.data.shards data=ns shard=3/8              # shard 3 of 8 of every split
     python -m pdebench_x.data.shards data=ns data.preset=benchmark shard=3/8 split=train
@@ -219,10 +219,10 @@ def _main(argv: Sequence[str] | None = None) -> int:
                          "plus data overrides, e.g. `python -m pdebench_x.data.shards data=ns shard=0/4`")
     from hydra import compose, initialize_config_dir
 
+    from pdebench_x.core.config import config_dir
     from pdebench_x.data.build import plan_from_config
-    conf = Path(os.environ.get("PDEBENCH_X_ROOT", Path(__file__).resolve().parents[2])) / "conf"
-    os.environ.setdefault("PDEBENCH_X_ROOT", str(conf.parent))
-    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+    os.environ.setdefault("PDEBENCH_X_ROOT", str(Path(__file__).resolve().parents[2]))
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         cfg = compose(config_name="train", overrides=overrides)
     from pdebench_x.training.preflight import check_data_settings
     check_data_settings(cfg)

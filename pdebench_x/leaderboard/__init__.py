@@ -1,8 +1,10 @@
-"""The leaderboard: record schema, test-split fingerprints, scorer, submissions and board.
+"""The leaderboard: record schema, test-split fingerprints, scoring, submissions and board.
 
 Modules: :mod:`.schema` (the versioned record format and its checks), :mod:`.fingerprint`
-(official test splits), :mod:`.scorer` (checkpoints and predictions -> records, --verify),
-:mod:`.store` (the submissions directory, never overwritten), :mod:`.board` (README.md and
-index.html). Command line: ``pdebench-x`` (:mod:`pdebench_x.cli`), ``score.py``, or
+(official test splits), :mod:`.scoring` (checkpoints, predictions files and per-instance runs
+-> records, --verify), :mod:`.store` (the submissions directory, never overwritten),
+:mod:`.board` (README.md and index.html, from the Jinja2 templates in ``templates/`` with the
+CSS and JS of ``static/``), :mod:`.locations` (where the board and the datasets are).
+Command line: ``pdebench-x`` (:mod:`pdebench_x.cli`), ``score.py``, or
 ``python -m pdebench_x.leaderboard build``.
 """

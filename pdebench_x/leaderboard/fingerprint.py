@@ -38,10 +38,11 @@ from typing import Any, Mapping
 import numpy as np
 
 from pdebench_x.core.plain import to_plain
-from pdebench_x.data.build import (DatasetPlan, _check_existing, file_lock, generate_split,
+from pdebench_x.data.build import (DatasetPlan, check_existing, file_lock, generate_split,
                                    generator_class)
 from pdebench_x.data.formats import DataFormatError, open_source
 from pdebench_x.data.generators.base import sample_seed
+from pdebench_x.pdes import get_family
 
 FORMAT_VERSION = 1
 STATS = ("mean", "std", "min", "max")
@@ -51,15 +52,6 @@ FLOOR = 1e-6
 #: Samples regenerated to measure the tolerance (the rest are checked, not measured).
 MEASURE_SAMPLES = 8
 
-#: The zero-shot resolution split of each (family, preset): generator overrides. Operator
-#: learners trained at the preset's resolution are scored on it unchanged (trained at 64,
-#: tested at 128 for the small presets). Families missing here show N/A on the board.
-ZERO_SHOT: dict[str, dict[str, dict[str, Any]]] = {
-    "darcy": {"small": {"resolution": 128}, "benchmark": {"resolution": 141}},
-    # same seeded initial fields (NS noise is drawn on its own ic_resolution grid; SWE's dam radius)
-    "ns": {"small": {"resolution": 128, "solve_resolution": 128}},
-    "swe": {"small": {"resolution": 128}},
-}
 
 
 class FingerprintMismatch(ValueError):
@@ -129,7 +121,7 @@ def ensure_test_split(plan: DatasetPlan, progress: bool = True) -> Path:
     # the build driver's per-split lock: a training run may be generating the same split
     with file_lock(path.parent / f".{path.name}.lock", f"generating {plan.name}/test"):
         if path.exists():
-            _check_existing(path, plan, "test")
+            check_existing(path, plan, "test")
             return path
         return generate_split(plan, "test", progress=progress)
 
@@ -261,7 +253,7 @@ def make_fingerprint(data_cfg: Mapping[str, Any], root: str | Path, zero_shot: b
 
     The splits are generated under ``root`` if missing. ``data_cfg`` is the data config as
     train.py sees it (conf/data/<family>.yaml with the preset chosen). The zero-shot split's
-    generator overrides default to :data:`ZERO_SHOT` for the family and preset.
+    generator overrides default to the family's ``zero_shot`` settings for the preset.
     """
     from pdebench_x.data.build import plan_from_config
     cfg = to_plain(data_cfg)
@@ -281,7 +273,7 @@ def make_fingerprint(data_cfg: Mapping[str, Any], root: str | Path, zero_shot: b
         "test": _split_entry(plan, problem, measure_samples, progress, samples),
         "zero_shot": None,
     }
-    overrides = zero_shot_overrides or ZERO_SHOT.get(plan.family, {}).get(plan.preset)
+    overrides = zero_shot_overrides or get_family(plan.family).zero_shot.get(plan.preset)
     if zero_shot and overrides:
         zplan = plan_of({**fp, "zero_shot": {"overrides": overrides}}, root, "zero_shot")
         fp["zero_shot"] = {"overrides": dict(overrides), "dataset": zplan.name,
@@ -386,3 +378,11 @@ def check_split(path: str | Path, fp: Mapping[str, Any], split: str, root: str |
             "Nothing was scored. Delete the file so that the official split is regenerated, and make "
             "sure your pdebench_x (generator versions) matches the board's; a genuinely new split "
             "needs a new fingerprint in its own pull request.")
+
+
+def official_split(fp: Mapping[str, Any], data_root: str | Path, split: str = "test", progress: bool = False) -> Path:
+    """The local file of an official split, generated if missing and checked against its fingerprint."""
+    plan = plan_of(fp, data_root, split)
+    path = ensure_test_split(plan, progress=progress)
+    check_split(path, fp, split, data_root)
+    return path

@@ -32,14 +32,14 @@ scipy's interp1d) puts them back on the grid.
 
 2D (our extension, as SOLVERS.md describes): a Lagrangian map (x_L, y_L)(X0, t) = X0 + S
 MLP(...) and a state branch carried along it, with exact Eulerian derivatives by the chain rule
-(:class:`pdebench_x.physics.residuals.LagrangianFrame`):
+(:class:`pdebench_x.pdes.calculus.LagrangianFrame`; the residuals in ``pdes/<family>.py``):
 
 - NS: the vorticity is carried by the flow, d/dt x_L = (psi_y, -psi_x)(x_L, t) with an Eulerian
   stream-function branch psi(x, y, t) (periodic features); residuals r_x, r_y, r_w =
   d/dt w - nu Lap w - f, r_psi = Lap psi(x_L) + w; loss 10 (||r_x|| + ||r_y||) + ||r_w|| +
   ||r_psi|| + 1000 (||x_L(., 0) - X0|| + ||y_L(., 0) - Y0|| + ||w(., 0) - w0||).
 - SWE: fluid columns carry (h, u, v) and move with (u, v): r_x, r_y and r_h, r_u, r_v of
-  :func:`~pdebench_x.physics.residuals.lagrangian_shallow_water`, same weights; open
+  :func:`~pdebench_x.pdes.swe.lagrangian_shallow_water`, same weights; open
   boundaries (columns may leave the domain; the grid is refilled by interpolation, nearest
   value outside the particles' hull).
 Labels and times are resampled every iteration in 2D (``fit.collocation`` points); the
@@ -61,8 +61,11 @@ from matplotlib.tri import LinearTriInterpolator, Triangulation
 from scipy.spatial import cKDTree
 from torch import nn
 
-from pdebench_x.models.pinn import FIT_DEFAULTS, MLP, Axis, NotApplicableError, PhysicsInformedSolver, chunks
-from pdebench_x.physics import residuals as R
+from pdebench_x.core.errors import NotApplicableError
+from pdebench_x.models.pinn import FIT_DEFAULTS, MLP, PhysicsInformedSolver
+from pdebench_x.pdes import get_family
+from pdebench_x.pdes.base import LagrangianProblem
+from pdebench_x.pdes.instance import Axis
 
 LPINN_FIT_DEFAULTS: dict[str, Any] = {
     **copy.deepcopy(FIT_DEFAULTS),
@@ -83,7 +86,6 @@ class LPINNSolver(PhysicsInformedSolver):
     NET_DEFAULTS = {"width": 50, "u_depth": 5, "x_depth": 2, "stream_depth": 4,
                     "x_output": "displacement", "x_scale": "auto"}
     FIT_DEFAULTS = LPINN_FIT_DEFAULTS
-    FAMILIES = ("convection", "burgers", "ns", "swe")
 
     def __init__(self, net: dict[str, Any] | None = None, fit: dict[str, Any] | None = None) -> None:
         super().__init__(net, fit)
@@ -91,15 +93,10 @@ class LPINNSolver(PhysicsInformedSolver):
             raise ValueError(f"net.x_output must be 'displacement' or 'position', got {self.net_cfg['x_output']!r}")
 
     def check_family(self, family: str) -> None:
-        if family == "darcy":
-            raise NotApplicableError(
-                "LPINN needs a transport PDE: it solves along characteristics carried by a velocity "
-                "(x_L' = velocity, state carried along x_L). Darcy flow -div(a grad u) = f is elliptic and "
-                "steady: it has no velocity and no time, so LPINN does not apply (the leaderboard shows N/A "
-                "for lpinn x darcy). Use model=pinn or model=pig for data=darcy.")
-        if family not in self.FAMILIES:
-            raise NotApplicableError(f"lpinn: no Lagrangian formulation for PDE family {family!r}; "
-                                     f"known: {self.FAMILIES}")
+        """Transport PDEs only: the family has a Lagrangian formulation, or says why it has none."""
+        fam = get_family(family)
+        if not fam.has_lagrangian():
+            raise NotApplicableError(fam.no_lagrangian or f"lpinn: no Lagrangian formulation for PDE family {family!r}")
 
     # -- setup ---------------------------------------------------------------------------------
     def setup(self, inst) -> None:
@@ -109,27 +106,15 @@ class LPINNSolver(PhysicsInformedSolver):
         self.horizon = float(inst.times[-1] - inst.t0)
         if self.fit_cfg["resample"] is None:
             self.fit_cfg["resample"] = not inst.one_d
+        self.problem: LagrangianProblem = get_family(inst.family).lagrangian(inst)
         c = self.net_cfg
         width, dim = int(c["width"]), len(self.space)
         n_feat = sum(a.n_features for a in self.space) + 1
-        fam = inst.family
+        # created in this order (map, the family's extra branches, state): the seeded initialisation
         branches = {"x": MLP(n_feat, dim, width, int(c["x_depth"]))}
-        if fam in ("convection", "burgers"):
-            u0 = inst.initial["u"].ravel()
-            speed = abs(float(inst.scalars["speed"])) if fam == "convection" else float(np.abs(u0).max())
-            state = [u0]
-        elif fam == "ns":
-            w0 = inst.initial["vorticity"]
-            psi0 = inst.stream_function(w0)
-            gx, gy = np.gradient(psi0, float(inst.x[1] - inst.x[0]), float(inst.y[1] - inst.y[0]))
-            speed = float(np.sqrt(gx**2 + gy**2).max())
-            state = [w0.ravel()]
-            branches["psi"] = MLP(n_feat, 1, width, int(c["stream_depth"]))
-            self.psi_scale = float(max(np.std(psi0), 1e-6))
-        else:  # swe
-            h0, u0, v0 = (inst.initial[k].ravel() for k in ("h", "velocity_x", "velocity_y"))
-            speed = float(max(np.sqrt(u0**2 + v0**2).max(), 0.1 * math.sqrt(float(inst.scalars["g"]) * h0.mean())))
-            state = [h0, u0, v0]
+        for name, (n_out, depth_key) in self.problem.extra_branches.items():
+            branches[name] = MLP(n_feat, n_out, width, int(c[depth_key]))
+        state = self.problem.state0
         branches["u"] = MLP(n_feat, len(state), width, int(c["u_depth"]))
         if c["x_output"] == "displacement":
             # start from the identity map (x_L = X0, det J = 1): a random initial map folds the
@@ -143,7 +128,7 @@ class LPINNSolver(PhysicsInformedSolver):
         floor = np.maximum(0.1 * np.abs(state).max(0), 1e-3)
         self.state_scale = torch.tensor(np.maximum(state.std(0), floor), dtype=torch.float32)
         if c["x_scale"] == "auto":
-            self.x_scale = max(speed, 1e-3) * self.horizon
+            self.x_scale = max(self.problem.speed, 1e-3) * self.horizon
         else:
             self.x_scale = float(c["x_scale"])
         self.labels = [torch.tensor(g, dtype=torch.float32) for g in inst.grid_points()]
@@ -164,7 +149,8 @@ class LPINNSolver(PhysicsInformedSolver):
         return self.state_offset + self.state_scale * self.model["u"](self._features(labels, t))
 
     def stream(self, x: torch.Tensor, y: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return self.psi_scale * self.model["psi"](self._features([x, y], t))[:, 0]
+        """The stream-function branch (NS) at Eulerian points (x, y, t)."""
+        return self.problem.psi_scale * self.model["psi"](self._features([x, y], t))[:, 0]
 
     # -- batches -------------------------------------------------------------------------------
     def sample(self, gen: torch.Generator) -> dict[str, Any]:
@@ -189,26 +175,9 @@ class LPINNSolver(PhysicsInformedSolver):
     # -- loss ----------------------------------------------------------------------------------
     def residuals(self, res: dict[str, torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """(characteristic residuals, state residuals) at the batch's labels and times."""
-        inst = self.instance
-        s = inst.scalars
         labels = [res[a.name].detach().clone().requires_grad_(True) for a in self.space]
         t = res["t"].detach().clone().requires_grad_(True)
-        pos = self.positions(labels, t)
-        q = self.state(labels, t)
-        fam = inst.family
-        if fam in ("convection", "burgers"):
-            speed = float(s["speed"]) if fam == "convection" else q[:, 0]
-            r_x, r_u = R.lagrangian_transport_1d(pos[0], q[:, 0], labels[0], t, speed,
-                                                 float(s.get("viscosity", 0.0)))
-            return [r_x], [r_u]
-        if fam == "ns":
-            psi = self.stream(pos[0], pos[1], t)
-            r = R.lagrangian_navier_stokes(pos[0], pos[1], q[:, 0], psi, labels[0], labels[1], t,
-                                           float(s["viscosity"]), float(s.get("forcing_amplitude", 0.0)))
-            return [r["x"], r["y"]], [r["w"], r["psi"]]
-        r = R.lagrangian_shallow_water(pos[0], pos[1], q[:, 0], q[:, 1], q[:, 2], labels[0], labels[1], t,
-                                       float(s["g"]))
-        return [r["x"], r["y"]], [r["h"], r["u"], r["v"]]
+        return self.problem.residuals(self, self.positions(labels, t), self.state(labels, t), labels, t)
 
     def loss_backward(self, batch: dict[str, Any]) -> float:
         """10 sum ||r_x|| + sum ||r_u|| + 1000 (sum ||x_L(., 0) - X0|| + sum ||state(., 0) - state0||)."""
@@ -242,34 +211,22 @@ class LPINNSolver(PhysicsInformedSolver):
         nx, ny = inst.x.size, inst.y.size
         grid = [g.astype(np.float64) for g in inst.grid_points()]
         out = np.empty((len(inst.times), len(inst.channels), nx * ny), dtype=np.float32)
+        carried_index = self.problem.carried
         self.model.eval()
         for k, t_abs in enumerate(inst.times):
             t = float(t_abs - inst.t0)
             pos, q = self.trajectories(t)
-            fam = inst.family
-            if fam in ("convection", "burgers"):
+            if inst.one_d:
                 out[k, 0] = periodic_interp_1d(grid[0], pos[0], q[:, 0], self.space[0])
                 continue
             carried = scatter_to_grid(pos, q, grid, self.space)  # [G, S], one triangulation per frame
             for c, ch in enumerate(inst.channels):
-                if fam == "ns" and ch == "vorticity":
-                    out[k, c] = carried[:, 0]
-                elif fam == "ns":
-                    out[k, c] = self._ns_velocity(grid, t, ch)
-                else:
-                    out[k, c] = carried[:, {"h": 0, "velocity_x": 1, "velocity_y": 2}[ch]]
+                if ch in carried_index:
+                    out[k, c] = carried[:, carried_index[ch]]
+                else:  # a channel the state does not carry (NS velocity: from the stream function)
+                    out[k, c] = self.problem.derived_channel(self, grid, t, ch)
         self.model.train()
         return out.reshape(len(inst.times), len(inst.channels), nx, ny)
-
-    def _ns_velocity(self, grid: list[np.ndarray], t: float, channel: str) -> np.ndarray:
-        vals = []
-        for sl in chunks(len(grid[0]), 8192):
-            with torch.enable_grad():
-                x = torch.tensor(grid[0][sl], dtype=torch.float32, requires_grad=True)
-                y = torch.tensor(grid[1][sl], dtype=torch.float32, requires_grad=True)
-                u, v = R.stream_velocity(self.stream(x, y, torch.full_like(x, t)), x, y)
-            vals.append((u if channel == "velocity_x" else v).detach().numpy())
-        return np.concatenate(vals)
 
 
 def periodic_interp_1d(x_grid: np.ndarray, positions: np.ndarray, values: np.ndarray, axis: Axis) -> np.ndarray:

@@ -33,7 +33,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from pdebench_x.models.pinn import Axis, EulerianSolver, FIT_DEFAULTS, merge_fit
+from pdebench_x.models.pinn import FIT_DEFAULTS, EulerianSolver, merge_fit
+from pdebench_x.pdes.instance import Axis
 
 
 class GaussianField(nn.Module):

@@ -1,7 +1,7 @@
 r"""Vanilla PINN baseline, and the fitting machinery every per-instance solver shares.
 
 A per-instance solver is optimised afresh for ONE problem instance (a
-:class:`pdebench_x.per_instance.PDEInstance`: the PDE family, its coefficients, the domain and
+:class:`pdebench_x.pdes.instance.PDEInstance`: the PDE family, its coefficients, the domain and
 boundary type, the initial data = the last context frame, and the times to predict) and never
 sees the reference solution. Contract::
 
@@ -18,18 +18,10 @@ LAST iterate: there is no selection on the reference. If a step makes the loss n
 the parameters before that step are restored and training stops (a numerical safeguard,
 recorded as ``diverged``).
 
-:class:`EulerianSolver` holds the Eulerian formulations, for any coordinate network:
-
-- convection / burgers (x, t): loss = w_r mean r^2 + w_ic mean (u(x_j, t0) - u0_j)^2 on the grid;
-- ns (x, y, t): outputs (w, psi); loss = w_r mean (r_w^2 + r_psi^2) + w_ic mean (w(., t0) - w0)^2;
-- swe (x, y, t): outputs (h, hu, hv); loss = w_r mean (r_h^2 + r_hu^2 + r_hv^2) + w_ic (IC of h, hu, hv)
-  + w_bc (boundary: ``open`` zero normal gradient of h, hu, hv; ``wall`` zero normal momentum
-  and normal gradient of h; ``periodic`` by the encoding);
-- darcy (x, y): u = B(x, y) N(x, y) with B = 16 x(1 - x) y(1 - y) on the unit square (u = 0 on
-  the boundary exactly); ``fit.darcy_form = energy`` (default) minimises the mean Ritz
-  energy a |grad u|^2 / 2 - f u over uniform points with a looked up cell-wise, jumps kept;
-  ``strong`` minimises the squared strong residual with a Gaussian-smoothed coefficient
-  (see :mod:`pdebench_x.physics.residuals` for why the energy form is the default).
+:class:`EulerianSolver` fits any coordinate network with the Eulerian formulation of the
+instance's PDE family (:meth:`pdebench_x.pdes.base.PDEFamily.eulerian`, in ``pdes/<family>.py``):
+squared residuals (or Darcy's Ritz energy) at collocation points, the initial frame on the grid,
+soft boundary terms where the family asks for them, hard constraints where it has them.
 
 Inputs are encoded per axis: a periodic axis of length L by (cos 2 pi x / L, sin 2 pi x / L)
 (exactly periodic fields), any other axis (time included) rescaled to [-1, 1]. Outputs are
@@ -45,57 +37,23 @@ import copy
 import logging
 import math
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
 from torch import nn
 
-from pdebench_x.physics import residuals as R
-
-if TYPE_CHECKING:  # pragma: no cover
-    from pdebench_x.per_instance import PDEInstance
+from pdebench_x.core.errors import NotApplicableError
+from pdebench_x.pdes import get_family
+from pdebench_x.pdes.base import EulerianProblem
+from pdebench_x.pdes.instance import Axis, PDEInstance
 
 log = logging.getLogger(__name__)
-
-TRANSPORT_1D = ("convection", "burgers")
-
-
-class NotApplicableError(ValueError):
-    """The solver does not apply to this PDE (the leaderboard shows N/A for the pair)."""
 
 
 # --------------------------------------------------------------------------------------------
 # coordinates
 # --------------------------------------------------------------------------------------------
-@dataclass
-class Axis:
-    """One input coordinate: its range [lo, hi] and, for a periodic axis, period = hi - lo."""
-
-    name: str
-    lo: float
-    hi: float
-    periodic: bool = False
-
-    @property
-    def length(self) -> float:
-        return self.hi - self.lo
-
-    def features(self, v: torch.Tensor) -> list[torch.Tensor]:
-        if self.periodic:
-            theta = (2.0 * math.pi / self.length) * (v - self.lo)
-            return [torch.cos(theta), torch.sin(theta)]
-        return [2.0 * (v - self.lo) / self.length - 1.0]
-
-    @property
-    def n_features(self) -> int:
-        return 2 if self.periodic else 1
-
-    def sample(self, n: int, gen: torch.Generator) -> torch.Tensor:
-        return self.lo + self.length * torch.rand(n, generator=gen)
-
-
 def encode(axes: list[Axis], coords: list[torch.Tensor]) -> torch.Tensor:
     """[P, F] input features of the coordinates (one tensor [P] per axis)."""
     if len(axes) != len(coords):
@@ -153,10 +111,6 @@ class Scaled(nn.Module):
 def chunks(n: int, size: int) -> Iterator[slice]:
     for start in range(0, n, max(int(size), 1)):
         yield slice(start, min(start + size, n))
-
-
-def _spread(values: np.ndarray, floor: float) -> float:
-    return float(max(np.std(values), floor))
 
 
 # --------------------------------------------------------------------------------------------
@@ -341,70 +295,34 @@ class PhysicsInformedSolver:
 # Eulerian formulations
 # --------------------------------------------------------------------------------------------
 class EulerianSolver(PhysicsInformedSolver):
-    """Physics-informed fit of a coordinate network u(x, [y,] t) (see the module docstring).
+    """Physics-informed fit of a coordinate network u(x, [y,] t) (see the module docstring); the
+    PDE's formulation comes from its family (:meth:`pdebench_x.pdes.base.PDEFamily.eulerian`).
 
     Subclasses provide :meth:`make_field` (the network from the input axes and the number of
     outputs).
     """
 
-    FAMILIES = ("convection", "burgers", "ns", "swe", "darcy")
-
     def make_field(self, axes: list[Axis], n_out: int) -> nn.Module:
         raise NotImplementedError
 
     def check_family(self, family: str) -> None:
-        if family not in self.FAMILIES:
-            raise NotApplicableError(f"{self.name}: no physics-informed formulation for PDE family "
-                                     f"{family!r}; known: {self.FAMILIES}")
+        if not get_family(family).has_eulerian():
+            raise NotApplicableError(f"{self.name}: no physics-informed formulation for PDE family {family!r}")
 
     # -- setup ---------------------------------------------------------------------------------
     def setup(self, inst: PDEInstance) -> None:
-        fam = inst.family
         self.space = inst.space_axes()
         self.time_axis = None if inst.kind == "steady" else Axis("t", inst.t0, float(inst.times[-1]))
         self.axes = self.space + ([self.time_axis] if self.time_axis else [])
         self.grid = [torch.tensor(g, dtype=torch.float32) for g in inst.grid_points()]  # flattened grid per axis
-        if fam in TRANSPORT_1D:
-            u0 = inst.initial["u"].ravel()
-            offsets, scales = [float(np.mean(u0))], [_spread(u0, 1e-3)]
-            self.ic_target = torch.tensor(u0, dtype=torch.float32)[:, None]
-        elif fam == "ns":
-            w0 = inst.initial["vorticity"]
-            psi0 = inst.stream_function(w0)
-            offsets, scales = [0.0, 0.0], [_spread(w0, 1e-3), _spread(psi0, 1e-5)]
-            self.ic_target = torch.tensor(w0.ravel(), dtype=torch.float32)[:, None]
-        elif fam == "swe":
-            h0 = inst.initial["h"]
-            hu0, hv0 = h0 * inst.initial["velocity_x"], h0 * inst.initial["velocity_y"]
-            hbar, g = float(np.mean(h0)), float(inst.scalars["g"])
-            mom = 0.1 * hbar * math.sqrt(g * hbar)
-            offsets = [hbar, float(np.mean(hu0)), float(np.mean(hv0))]
-            scales = [_spread(h0, 0.1 * hbar), _spread(hu0, mom), _spread(hv0, mom)]
-            self.ic_target = torch.tensor(np.stack([h0.ravel(), hu0.ravel(), hv0.ravel()], -1), dtype=torch.float32)
-        elif fam == "darcy":
-            a = inst.initial["a"]
-            f = float(inst.scalars.get("forcing", 1.0))
-            # -Lap u = 1 on the unit square peaks at 0.0737: scale by the harmonic-mean coefficient
-            offsets, scales = [0.0], [0.1 * abs(f) / float(1.0 / np.mean(1.0 / a))]
-            self.forcing = f
-            x, y = inst.x, inst.y
-            self.coef = (R.CellCoefficient(a, x, y) if self.fit_cfg["darcy_form"] == "energy"
-                         else R.SmoothedCoefficient(a, x, y, float(self.fit_cfg["darcy_smoothing"])))
-            if self.fit_cfg["darcy_form"] not in ("energy", "strong"):
-                raise ValueError(f"fit.darcy_form must be 'energy' or 'strong', got {self.fit_cfg['darcy_form']!r}")
-        else:  # pragma: no cover - guarded by check()
-            raise NotApplicableError(fam)
-        self.model = Scaled(self.make_field(self.axes, len(offsets)), offsets, scales)
+        self.problem: EulerianProblem = get_family(inst.family).eulerian(inst, self.fit_cfg, self.space)
+        self.ic_target = self.problem.ic_target
+        self.model = Scaled(self.make_field(self.axes, len(self.problem.offsets)), self.problem.offsets,
+                            self.problem.scales)
 
     # -- evaluation ------------------------------------------------------------------------------
     def field(self, *coords: torch.Tensor) -> torch.Tensor:
-        out = self.model(*coords)
-        if self.instance.family == "darcy":
-            (x0, x1), (y0, y1) = (self.space[0].lo, self.space[0].hi), (self.space[1].lo, self.space[1].hi)
-            x, y = coords
-            bubble = 16.0 * (x - x0) * (x1 - x) * (y - y0) * (y1 - y) / ((x1 - x0) ** 2 * (y1 - y0) ** 2)
-            out = bubble[:, None] * out
-        return out
+        return self.problem.constrain(self.model(*coords), list(coords))
 
     # -- sampling --------------------------------------------------------------------------------
     def sample(self, gen: torch.Generator) -> dict[str, Any]:
@@ -418,7 +336,7 @@ class EulerianSolver(PhysicsInformedSolver):
             pts["t"] = torch.full((len(idx),), self.time_axis.lo)
             pts["target"] = self.ic_target[idx]
             batch["ic"] = pts
-        if self.instance.family == "swe" and self.instance.bc_type in ("open", "wall"):
+        if self.problem.needs_boundary:
             batch["bc"] = self._boundary_points(int(cfg["boundary_points"]), gen)
         return batch
 
@@ -438,10 +356,9 @@ class EulerianSolver(PhysicsInformedSolver):
     # -- losses ----------------------------------------------------------------------------------
     def loss_terms(self, batch: dict[str, Any]):
         w = self.fit_cfg["weights"]
-        fam = self.instance.family
         terms = []
-        if fam == "darcy" and self.fit_cfg["darcy_form"] == "energy":
-            terms.append((1.0, self._darcy_energy, batch["res"], "mean"))
+        if self.problem.energy:
+            terms.append((1.0, self._energy, batch["res"], "mean"))
         else:
             terms.append((float(w["residual"]), self._residual_sq, batch["res"], "mean"))
         if "ic" in batch:
@@ -454,28 +371,12 @@ class EulerianSolver(PhysicsInformedSolver):
         return [pts[a.name].detach().clone().requires_grad_(grad) for a in self.axes]
 
     def _residual_sq(self, pts: dict[str, torch.Tensor]) -> torch.Tensor:
-        inst = self.instance
-        s = inst.scalars
         c = self._coords(pts, True)
-        out = self.field(*c)
-        fam = inst.family
-        if fam == "convection":
-            rs = [R.convection(out[:, 0], c[0], c[1], float(s["speed"]), float(s.get("viscosity", 0.0)))]
-        elif fam == "burgers":
-            rs = [R.burgers(out[:, 0], c[0], c[1], float(s["viscosity"]))]
-        elif fam == "ns":
-            rs = list(R.navier_stokes_vorticity(out[:, 0], out[:, 1], c[0], c[1], c[2], float(s["viscosity"]),
-                                                float(s.get("forcing_amplitude", 0.0))))
-        elif fam == "swe":
-            rs = list(R.shallow_water(out[:, 0], out[:, 1], out[:, 2], c[0], c[1], c[2], float(s["g"])))
-        else:  # darcy, strong form
-            rs = [R.darcy_strong(out[:, 0], c[0], c[1], self.coef(c[0], c[1]), self.forcing)]
-        return sum((r**2).sum() for r in rs)
+        return sum((r**2).sum() for r in self.problem.residuals(self.field(*c), c))
 
-    def _darcy_energy(self, pts: dict[str, torch.Tensor]) -> torch.Tensor:
+    def _energy(self, pts: dict[str, torch.Tensor]) -> torch.Tensor:
         c = self._coords(pts, True)
-        u = self.field(*c)[:, 0]
-        return R.darcy_energy_density(u, c[0], c[1], self.coef(c[0], c[1]), self.forcing).sum()
+        return self.problem.energy_density(self.field(*c), c).sum()
 
     def _initial_sq(self, pts: dict[str, torch.Tensor]) -> torch.Tensor:
         out = self.field(*self._coords(pts, False))
@@ -483,15 +384,7 @@ class EulerianSolver(PhysicsInformedSolver):
 
     def _boundary_sq(self, pts: dict[str, torch.Tensor]) -> torch.Tensor:
         c = self._coords(pts, True)
-        out = self.field(*c)
-        nx, ny = pts["nx"], pts["ny"]
-        total = 0.0
-        for k in range(out.shape[1]):
-            dn = nx * R.grad(out[:, k], c[0]) + ny * R.grad(out[:, k], c[1])  # normal derivative
-            total = total + (dn**2).sum()
-        if self.instance.bc_type == "wall":
-            total = total + ((nx * out[:, 1] + ny * out[:, 2]) ** 2).sum()
-        return total
+        return self.problem.boundary_sq(self.field(*c), c, pts)
 
     # -- prediction -----------------------------------------------------------------------------
     def predict(self) -> np.ndarray:
@@ -501,36 +394,18 @@ class EulerianSolver(PhysicsInformedSolver):
         n = len(grid[0])
         nx, ny = inst.x.size, inst.y.size
         out = np.empty((len(times), len(inst.channels), n), dtype=np.float32)
-        need_grad = inst.family == "ns" and any(ch.startswith("velocity") for ch in inst.channels)
+        need_grad = self.problem.channels_need_grad(inst.channels)
         self.model.eval()
         for ti, t in enumerate(times):
             for sl in chunks(n, self.fit_cfg["chunk_size"]):
                 coords = [g[sl] for g in grid] + ([] if t is None else [torch.full((sl.stop - sl.start,), float(t))])
                 with torch.set_grad_enabled(need_grad):
                     coords = [c.clone().requires_grad_(need_grad) for c in coords]
-                    values = self._channels(coords)
+                    field = self.field(*coords)
+                    values = [self.problem.channel(field, coords, ch) for ch in inst.channels]
                 out[ti, :, sl] = np.stack([v.detach().numpy() for v in values])
         self.model.train()
         return out.reshape(len(times), len(inst.channels), nx, ny)
-
-    def _channels(self, coords: list[torch.Tensor]) -> list[torch.Tensor]:
-        inst = self.instance
-        out = self.field(*coords)
-        fam = inst.family
-        values = []
-        for ch in inst.channels:
-            if fam in TRANSPORT_1D or fam == "darcy":
-                values.append(out[:, 0])
-            elif fam == "ns":
-                if ch == "vorticity":
-                    values.append(out[:, 0])
-                else:
-                    u, v = R.stream_velocity(out[:, 1], coords[0], coords[1])
-                    values.append(u if ch == "velocity_x" else v)
-            elif fam == "swe":
-                values.append({"h": out[:, 0], "velocity_x": out[:, 1] / out[:, 0],
-                               "velocity_y": out[:, 2] / out[:, 0]}[ch])
-        return values
 
 
 class PINNSolver(EulerianSolver):

@@ -16,7 +16,7 @@ patch sizes)::
     data encoder    x [B, T_in, C, X, Y] -> per frame Conv(C->d, kernel = stride = p), GELU,
                     Conv1x1(d->d) -> tokens (t, i, j) + time_emb_in[t] + pos_in(i, j)
                     -> transformer encoder (data_encoder_depth layers)          [B, T_in*X/p*Y/p, d]
-    symbol encoder  equation tokens (prefix notation, pdebench_x.symbolic) -> embedding +
+    symbol encoder  equation tokens (prefix notation, pdebench_x.pdes.symbolic) -> embedding +
                     sinusoidal position -> transformer encoder (symbol_encoder_depth)   [B, L, d]
     fusion          concat(data + type_emb[0], symbols + type_emb[1]) -> transformer encoder
                     (fusion_depth) over both, symbol padding masked
@@ -83,7 +83,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pdebench_x.models.base import OperatorModel
-from pdebench_x.symbolic import SymbolTokenizer, skeleton
+from pdebench_x.pdes.symbolic import SymbolTokenizer, skeleton
 
 
 # ----------------------------------------------------------------------------- building blocks

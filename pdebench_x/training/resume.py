@@ -13,6 +13,7 @@ from typing import Any, Mapping
 
 import torch
 
+from pdebench_x.core.files import METRICS_FILE
 from pdebench_x.core.plain import to_plain
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ def _latest_checkpoint(run_dir: Path) -> Path | None:
     return max(found, key=lambda p: p.stat().st_mtime) if found else None
 
 
-def resolve_resume(cfg: Mapping[str, Any], run_dir: str | Path, finished_marker: str = "metrics.json"
+def resolve_resume(cfg: Mapping[str, Any], run_dir: str | Path, finished_marker: str = METRICS_FILE
                    ) -> tuple[Path, Path | None]:
     """(run directory to write to, checkpoint to resume from or None) for ``cfg.resume``/``ckpt_path``.
 

@@ -4,15 +4,13 @@ Model selection uses the validation split only (the checkpoint callback monitors
 recipe's validation quantity); the test split is scored once, at the end, with the selected
 checkpoint, and the result written to ``<run dir>/metrics.json``. Its ``metrics["instances"]``
 holds the same metrics restricted to the K test instances the per-instance solvers are scored
-on (K = ``data.n_instances``, seed ``data.instance_seed``; see :mod:`pdebench_x.per_instance`).
+on (K = ``data.n_instances``, seed ``data.instance_seed``; see :mod:`pdebench_x.evaluation.instances`).
 """
 from __future__ import annotations
 
 import json
 import logging
 import os
-import platform
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -23,48 +21,24 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
-from pdebench_x.data.build import plan_from_config
+from pdebench_x.core.files import METRICS_FILE
 from pdebench_x.data.datamodule import PDEDataModule
 from pdebench_x.data.formats import DataFormatError
 from pdebench_x.data.loaders import LoaderPosition
+from pdebench_x.evaluation.instances import instance_choice
+from pdebench_x.training.common import (build_datamodule, dataset_record, environment, git_commit,
+                                        report_test_figures)
 from pdebench_x.training.launch import check_launch, prepare_environment
-from pdebench_x.training.resume import CheckpointError, check_checkpoint, resolve_resume, write_run_identity
-from pdebench_x.evaluation.metrics import headline
+from pdebench_x.training.per_instance import run_per_instance
 from pdebench_x.training.preflight import SettingError, check_run_settings
+from pdebench_x.training.resume import CheckpointError, check_checkpoint, resolve_resume, write_run_identity
 from pdebench_x.training.task import OperatorTask
 
 log = logging.getLogger(__name__)
 
-METRICS_FILE = "metrics.json"
-
 #: Errors caused by the user's input (settings, files, checkpoints): train.py prints their
 #: message, which says what to change, and exits with status 2 instead of a traceback.
 USER_ERRORS = (SettingError, DataFormatError, CheckpointError)
-
-
-def git_commit() -> str | None:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                              cwd=Path(__file__).parent).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def environment() -> dict[str, Any]:
-    import lightning
-    import neuralop
-    return {"python": platform.python_version(), "torch": torch.__version__, "lightning": lightning.__version__,
-            "neuraloperator": getattr(neuralop, "__version__", "unknown"), "platform": platform.platform(),
-            "cpu_count": os.cpu_count(),
-            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
-
-
-def build_datamodule(cfg: DictConfig) -> PDEDataModule:
-    recipe = cfg.model.get("recipe", {}) or {}
-    out_steps = int(cfg.data.problem.get("future", 1))
-    target_steps = out_steps * int(recipe.get("unroll_steps", 1)) if recipe.get("train_mode") == "unroll" else None
-    return PDEDataModule(cfg.data, root=cfg.paths.data_dir, target_steps=target_steps,
-                         batch_size=recipe.get("batch_size") or cfg.data.batch_size)
 
 
 def build_task(cfg: DictConfig, dm: PDEDataModule) -> OperatorTask:
@@ -93,7 +67,6 @@ def run_training(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     run_dir.mkdir(parents=True, exist_ok=True)
     if cfg.model.get("kind", "operator") == "per_instance":
         # Physics-informed solvers are fitted per test instance, not trained on a split.
-        from pdebench_x.per_instance import run_per_instance
         return run_per_instance(cfg, run_dir)
     prepare_environment(cfg.trainer)
     check_launch(cfg.trainer)
@@ -139,8 +112,7 @@ def run_training(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     best = checkpoint.best_model_path or None
     # The test also scores the per-instance solvers' K test instances (metrics["instances"]),
     # from the same per-sample values: the like-for-like rows of the board.
-    from pdebench_x.per_instance import n_instances
-    task.instance_choice = n_instances(cfg)
+    task.instance_choice = instance_choice(cfg.data)
     trainer.test(task, datamodule=dm, ckpt_path=best or "last", verbose=False)
     record = metrics_record(cfg, dm, task, train_seconds, best, trainer)
     if trainer.is_global_zero:
@@ -175,29 +147,10 @@ def save_figures(task: OperatorTask, record: dict[str, Any], run_dir: Path) -> l
     return figures
 
 
-def report_test_figures(record: dict[str, Any], run_dir: Path) -> None:
-    """What a run ends with on the terminal: the headline test figures and where the rest is."""
-    scope = "K = {} test instances".format(record["n_instances"]) if record.get("kind") == "per_instance" \
-        else "test split"
-    print(f"{record['model']} on {record['dataset'].get('name') or record['dataset'].get('path')} "
-          f"({scope}):\n{headline(record['metrics'])}\nall metrics: {run_dir / METRICS_FILE}", flush=True)
-
-
 def flat_overall(record: dict[str, Any]) -> dict[str, float]:
     section = record["metrics"].get("rollout") or record["metrics"].get("steady")
     # A metric can be undefined (None), e.g. fRMSE's high band [12, n/2) on grids n <= 24.
     return {k: float(v) for k, v in section["overall"].items() if v is not None}
-
-
-def dataset_record(cfg: DictConfig, family: str) -> dict[str, Any]:
-    """What a run record says of its data: a generated dataset by name, preset and fingerprint;
-    a user's file by its path alone (no preset: ``data.preset`` does not apply to it)."""
-    data_cfg = OmegaConf.to_container(cfg.data, resolve=True)
-    if data_cfg.get("path"):
-        return {"family": family, "preset": None, "path": str(data_cfg["path"])}
-    plan = plan_from_config(data_cfg, cfg.paths.data_dir)
-    return {"family": family, "preset": plan.preset, "path": None, "name": plan.name,
-            "fingerprint": plan.fingerprint(), "seed": plan.seed, "sizes": plan.sizes}
 
 
 def metrics_record(cfg: DictConfig, dm: PDEDataModule, task: OperatorTask, train_seconds: float,

@@ -244,12 +244,12 @@ class OperatorTask(L.LightningModule):
         """The metrics on the per-instance solvers' K test instances, from the per-sample values
         this test already holds (no second pass).
 
-        Same instances: :func:`pdebench_x.per_instance.select_instances` on (test-split size, K,
+        Same instances: :func:`pdebench_x.evaluation.instances.select_instances` on (test-split size, K,
         seed), which depends on nothing else. Same frames: this test's targets are the frames
         ``first_target_frame .. + horizon`` (the window after the ``history`` context frames),
         the very frames a per-instance run predicts from the last context frame and is scored on.
         """
-        from pdebench_x.per_instance import instance_section, select_instances
+        from pdebench_x.evaluation.instances import instance_section, select_instances
         k, seed = self.instance_choice
         order = self._sample_order()
         if len(set(order)) != len(order):

@@ -1,10 +1,11 @@
 """What every dataset generator provides, and how per-sample randomness is derived.
 
-A generator is pure numerics: it knows its PDE, its grid and its solver, and nothing about
-files, splits or processes. The build driver (:mod:`pdebench_x.data.build`) asks it to
-describe its output once and to solve batches of samples, each sample identified by its own
-``numpy.random.SeedSequence`` so that a sample never depends on its batch, shard, device or
-worker.
+A generator turns settings and seeds into arrays: it validates its settings, draws each
+sample's random inputs from the sample's seed and calls the solvers of
+:mod:`pdebench_x.numerics`; it knows nothing about files, splits or processes. The build
+driver (:mod:`pdebench_x.data.build`) asks it to describe its output once and to solve batches
+of samples, each sample identified by its own ``numpy.random.SeedSequence`` so that a sample
+never depends on its batch, shard, device or worker.
 """
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ draws: ``viscosity_range`` (log-uniform), ``amplitude_range`` (uniform), ``rando
 (x_s uniform in [0, 2 pi)).
 
 Values are Cole–Hopf integrals evaluated by quadrature to rounding accuracy
-(:func:`pdebench_x.physics.transport1d.burgers_sine`). Storage as in the convection
+(:func:`pdebench_x.numerics.transport1d.burgers_sine`). Storage as in the convection
 generator: [T, X, Y] with Y = 1, x = 2 pi j / N.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pdebench_x.data.generators.base import (
     range_setting,
 )
 from pdebench_x.data.generators.line1d import PeriodicLineGenerator
-from pdebench_x.physics.transport1d import burgers_sine
+from pdebench_x.numerics.transport1d import burgers_sine
 
 DEFAULTS: dict[str, Any] = {
     "resolution": 256,

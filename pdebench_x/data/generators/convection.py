@@ -9,7 +9,7 @@ Initial field per sample:
   a_k, b_k ~ N(0, 1) per sample (varied data for operator learners).
 
 The solution is exact (each Fourier mode is translated and damped in closed form,
-:func:`pdebench_x.physics.transport1d.convection_diffusion`).
+:func:`pdebench_x.numerics.transport1d.convection_diffusion`).
 
 Storage contract: a 1D problem is stored as the 2D field [T, X, Y] with Y = 1 (``y = [0]``),
 so it reads as FieldSource's [T, C, X, 1]; x holds the N points 2 pi j / N (no end point).
@@ -28,7 +28,7 @@ from pdebench_x.data.generators.base import (
     range_setting,
 )
 from pdebench_x.data.generators.line1d import PeriodicLineGenerator
-from pdebench_x.physics.transport1d import convection_diffusion
+from pdebench_x.numerics.transport1d import convection_diffusion
 
 INITIALS = ("sin", "fourier")
 DEFAULTS: dict[str, Any] = {

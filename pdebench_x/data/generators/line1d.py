@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from pdebench_x.data.generators.base import Generator
-from pdebench_x.physics.transport1d import periodic_grid
+from pdebench_x.numerics.transport1d import periodic_grid
 
 
 class PeriodicLineGenerator(Generator):

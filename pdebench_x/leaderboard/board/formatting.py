@@ -1,0 +1,111 @@
+"""How the board writes its figures and labels: numbers, ranks, links, captions, same-K cells.
+
+Plain text, shared by the Markdown and HTML pages (the templates add the markup).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, Sequence
+
+from pdebench_x.leaderboard.board.tables import SAME_K_METRICS
+
+NA = "N/A"
+
+
+def fmt(x: float | None, digits: int = 3) -> str:
+    """``digits`` significant digits (one more from 1 up), scientific outside [1e-3, 1e4)."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return NA
+    if x == 0:
+        return "0"
+    if 1e-3 <= abs(x) < 1e4:
+        return f"{x:.{digits}g}" if abs(x) < 1 else f"{x:.{digits + 1}g}"
+    return f"{x:.{digits - 1}e}"
+
+
+def fmt_pm(mean: float | None, std: float | None) -> str:
+    return NA if mean is None else f"{fmt(mean)} ± {fmt(std or 0.0, 2)}"
+
+
+def fmt_int(n: int | None) -> str:
+    return NA if n is None else f"{n:,}"
+
+
+def fmt_seconds(s: float | None) -> str:
+    return NA if s is None else fmt(s)
+
+
+def fmt_ms(s: float | None) -> str:
+    return NA if s is None else fmt(1e3 * s)
+
+
+def rank_label(row: Mapping[str, Any]) -> str:
+    return f"{row['rank']}=" if row["tied"] else str(row["rank"])
+
+
+#: Appended to a solver's name when it is given the PDE's equation and coefficients as an input.
+EQUATION_MARK = " (eq.)"
+
+#: Put before the Setting of a record with nothing to re-score (see :func:`.tables.unverified`).
+UNVERIFIED = "unverified"
+UNVERIFIED_TITLE = "no checkpoint or predictions file linked: nothing to re-score with --verify"
+
+
+def md_escape(text: str) -> str:
+    """Text for a Markdown table cell (a "|" would end the cell)."""
+    return text.replace("|", "\\|")
+
+
+def safe_url(url: str | None) -> str | None:
+    """The http(s) address at the start of a record's link field ("https://... (commit abc)" is
+    common: the note after the address would break a Markdown link and an href)."""
+    url = (url or "").strip().split(maxsplit=1)[0] if url and url.strip() else ""
+    return url if url.startswith(("https://", "http://")) and all(c not in url for c in '"<>()') else None
+
+
+def dataset_title(rows: Sequence[Mapping[str, Any]], name: str) -> str:
+    """``rows``: any rows of the dataset (main or same-K), each carrying the record's dataset."""
+    d = rows[0]["dataset"]
+    return f"{name} — {d['family']}, {d['preset']} preset ({d['kind']}, {d['n_test_samples']} test samples)"
+
+
+def zero_shot_header(rows: Sequence[Mapping[str, Any]]) -> str:
+    res = next((r["zero_shot_resolution"] for r in rows if r["zero_shot_resolution"]), None)
+    return f"zero-shot nRMSE @{res}" if res else "zero-shot nRMSE"
+
+
+def same_k_caption(group: Mapping[str, Any]) -> str:
+    if group["k"] is None:
+        return "Same K instances: no per-instance solver scored here yet"
+    seed = "first K" if group["seed"] is None else f"instance seed {group['seed']}"
+    return f"Same K instances: K = {group['k']} test instances {group['indices']} ({seed})"
+
+
+SAME_K_NOTE = ("Per-instance solvers fitted afresh on each of these test instances, and the operator learners "
+               "scored on the same instances, frames and metrics (sorted by nRMSE, not ranked). nRMSE: mean over "
+               "the K instances (operator learners: and over training seeds); ± instances: std over the K "
+               "instances; ± seeds: std over training seeds (— : no training seeds). s/instance: fit + prediction "
+               "(per-instance), inference (operator); train s: the operator learner's training, paid once, or "
+               "the per-instance solver's K fits together.")
+
+
+def same_k_cells(r: Mapping[str, Any]) -> list[tuple[str, float | None]]:
+    """(text, sort value) of the numeric cells of a same-K row, from nRMSE to seeds."""
+    def num(x, f=fmt):
+        return (f(x) if r["applicable"] else NA, x)
+    dash = "—" if r["applicable"] else NA
+    cells = [num(r["mean"]), num(r["std_instances"]),
+             (fmt(r["std_seeds"]) if r["std_seeds"] is not None else dash, r["std_seeds"])]
+    cells += [num(r["metrics"][k][0]) for k, _ in SAME_K_METRICS]
+    cells += [num(r["seconds_per_instance"], fmt_seconds), num(r["train_seconds"], fmt_seconds),
+              (str(r["n_seeds"]) if r["applicable"] else NA, r["n_seeds"] if r["applicable"] else None)]
+    return cells
+
+
+SAME_K_HEADS = [("nrmse", "nRMSE on the K"), ("std_instances", "± instances"), ("std_seeds", "± seeds")] + \
+    list(SAME_K_METRICS) + [("seconds_per_instance", "s/instance"), ("train_seconds", "train s"), ("seeds", "seeds")]
+
+
+def same_k_note(r: Mapping[str, Any]) -> str:
+    """A same-K row's last cell: its Setting, or why the solver does not apply."""
+    return f"N/A: {r['reason']}" if not r["applicable"] else r["setting"]

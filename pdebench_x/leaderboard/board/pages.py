@@ -1,0 +1,104 @@
+"""The board's two pages, README.md and index.html, rendered from the Jinja2 templates.
+
+The templates (``pdebench_x/leaderboard/templates/``: ``board.md.j2``, ``index.html.j2``) lay
+out the tables of :mod:`.tables` with the texts of :mod:`.formatting`; index.html gets the CSS
+and JS of ``pdebench_x/leaderboard/static/`` inlined and the plots of :mod:`.plots` as inline
+SVG, so that it stays one self-contained file that needs no network.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib.resources import files
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from pdebench_x.leaderboard.board import formatting, plots
+from pdebench_x.leaderboard.board.tables import METRIC_COLUMNS, make_rows, same_k_tables, summary_rows
+from pdebench_x.leaderboard.store import load_board
+
+
+def same_k_table_id(name: str, index: int) -> str:
+    """The id of dataset ``name``'s ``index``-th same-K table in index.html."""
+    return f"table-samek-{name}" + (f"-{index}" if index else "")
+
+
+def _num(x: float | None, scale: float = 1.0) -> str:
+    """A cell's sort value (``data-value``): the number's repr, '' when there is none."""
+    return "" if x is None else repr(float(x) * scale)
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    """Templates from the package; HTML autoescaped; a line holding only a block tag leaves nothing."""
+    env = Environment(loader=PackageLoader("pdebench_x.leaderboard", "templates"),
+                      autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
+                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, undefined=StrictUndefined)
+    env.filters.update(md=formatting.md_escape, num=_num)
+    env.globals.update(
+        {name: getattr(formatting, name) for name in (
+            "NA", "EQUATION_MARK", "UNVERIFIED", "UNVERIFIED_TITLE", "SAME_K_NOTE", "SAME_K_HEADS", "fmt", "fmt_pm",
+            "fmt_int", "fmt_seconds", "fmt_ms", "rank_label", "safe_url", "zero_shot_header", "same_k_caption",
+            "same_k_cells", "same_k_note")},
+        METRIC_COLUMNS=METRIC_COLUMNS, same_k_table_id=same_k_table_id, zip=zip)
+    return env
+
+
+def _static(name: str) -> str:
+    return (files("pdebench_x.leaderboard") / "static" / name).read_text()
+
+
+def _sections(tables: Mapping[str, list[dict[str, Any]]],
+              same_k: Mapping[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One section per dataset with a ranked table or a same-K group, in name order."""
+    out = []
+    for name in sorted(set(tables) | set(same_k)):
+        rows, groups = tables.get(name) or [], same_k.get(name, [])
+        title = formatting.dataset_title(rows or [r for g in groups for r in g["rows"]], name)
+        out.append({"name": name, "title": title, "rows": rows, "groups": groups})
+    return out
+
+
+def _context(tables: Mapping[str, list[dict[str, Any]]],
+             same_k: Mapping[str, list[dict[str, Any]]] | None) -> dict[str, Any]:
+    return {"sections": _sections(tables, same_k or {}), "datasets": list(tables), "summary": summary_rows(tables)}
+
+
+def render_markdown(tables: Mapping[str, list[dict[str, Any]]],
+                    same_k: Mapping[str, list[dict[str, Any]]] | None = None) -> str:
+    return environment().get_template("board.md.j2").render(_context(tables, same_k))
+
+
+def render_html(tables: Mapping[str, list[dict[str, Any]]],
+                same_k: Mapping[str, list[dict[str, Any]]] | None = None) -> str:
+    context = _context(tables, same_k)
+    names = sorted({r["solver"].lower(): r["solver"] for rows in tables.values() for r in rows})
+    colors = {n: plots.PALETTE[i % len(plots.PALETTE)] for i, n in enumerate(names)}
+    for section in context["sections"]:
+        if section["rows"]:
+            section["plots"] = [Markup(svg) for svg in plots.dataset_plots(section["name"], section["rows"], colors)]
+            section["rollout"] = plots.shows_rollout(section["rows"])
+    return environment().get_template("index.html.j2").render(context, css=_static("board.css"),
+                                                              js=_static("board.js"))
+
+
+def render(records: Sequence[Mapping[str, Any]]) -> tuple[str, str]:
+    """(README.md, index.html) of a board holding ``records``."""
+    tables, same_k = make_rows(records), same_k_tables(records)
+    return render_markdown(tables, same_k), render_html(tables, same_k)
+
+
+def build(board_dir: str | Path) -> tuple[Path, Path]:
+    """Validate every record, then write <board>/README.md and <board>/index.html.
+
+    Nothing is written when any record is invalid (the error lists them all).
+    """
+    board_dir = Path(board_dir)
+    records = [rec for _, rec in load_board(board_dir)]
+    readme, page = board_dir / "README.md", board_dir / "index.html"
+    md, doc = render(records)
+    readme.write_text(md)
+    page.write_text(doc)
+    return readme, page

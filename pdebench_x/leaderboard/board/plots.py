@@ -1,0 +1,158 @@
+"""The board's plots, drawn by matplotlib as inline SVG: per dataset, nRMSE against parameters,
+against training cost and, for time-dependent datasets, against the rollout step.
+
+Each plot is one ``<svg class="plot" id="plot-<what>-<dataset>" role="img" aria-label=<title>>``
+in the page. Every plotted point also carries a ``<circle class="pt">`` with a ``<title>``
+("solver: nRMSE ± std at x"): the browser shows it as a tooltip, and tests count the points
+through it. The output is deterministic (a fixed ``svg.hashsalt``, no date), and ids inside
+each plot are prefixed with the plot's id, so the plots of one page never share an id.
+"""
+from __future__ import annotations
+
+import io
+import math
+from typing import Any, Mapping, Sequence
+from xml.dom import minidom
+
+import matplotlib
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator, NullFormatter
+
+from pdebench_x.leaderboard.board.formatting import fmt
+
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+           "#7f7f7f", "#bcbd22"]
+#: Plot size in CSS pixels (the legend sits to the right of the axes, inside it).
+WIDTH, HEIGHT = 460, 300
+STYLE = {"svg.hashsalt": "pdebench_x board", "svg.fonttype": "none", "font.size": 8, "axes.titlesize": 9,
+         "axes.titleweight": "bold", "legend.fontsize": 8}
+#: Radius of the tooltip circle over a point (points); the marker's diameter (points).
+HOVER_RADIUS, MARKER_SIZE = 4.5, 5.0
+
+
+def shows_rollout(rows: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether a dataset's rows are rollouts (more than one scored frame): then an nRMSE-vs-step plot."""
+    return any(len(r["steps"]) > 1 for r in rows)
+
+
+def dataset_plots(name: str, rows: Sequence[Mapping[str, Any]], colors: Mapping[str, str]) -> list[str]:
+    """The SVG plots of one dataset's ranked rows; ``colors``: lower-case solver name -> colour."""
+    def series(xkey):
+        return [{"name": r["solver"], "color": colors[r["solver"].lower()],
+                 "points": [(r[xkey], r["mean"], r["std"])]} for r in rows]
+
+    plots = [svg_plot(series("n_parameters"), "nRMSE vs parameters", "parameters", "nRMSE", logx=True, logy=True,
+                      plot_id=f"plot-params-{name}"),
+             svg_plot(series("train_seconds"), "nRMSE vs training cost", "training seconds", "nRMSE",
+                      logx=True, logy=True, plot_id=f"plot-cost-{name}")]
+    if shows_rollout(rows):
+        plots.append(svg_plot([{"name": r["solver"], "color": colors[r["solver"].lower()],
+                                "points": [(t, m, s) for t, (m, s) in zip(r["steps"], r["per_step"])]}
+                               for r in rows], "rollout nRMSE vs step", "frame", "nRMSE", logy=True, lines=True,
+                              plot_id=f"plot-rollout-{name}"))
+    return plots
+
+
+def svg_plot(series: Sequence[Mapping[str, Any]], title: str, xlabel: str, ylabel: str, *, plot_id: str,
+             logx: bool = False, logy: bool = False, lines: bool = False) -> str:
+    """A small chart ``<svg id=plot_id>``: each series {name, color, points: [(x, y, yerr)]}; error bars = ±yerr.
+
+    Points without a value, or not positive on a log axis, are left out ("no data" if none is left).
+    """
+    def drawable(x, y):
+        return x is not None and y is not None and (x > 0 or not logx) and (y > 0 or not logy)
+
+    kept = [[(x, y, e or 0.0) for x, y, e in s["points"] if drawable(x, y)] for s in series]
+    with matplotlib.rc_context(STYLE):
+        # dpi 72: display coordinates are points, the SVG's own units (see _add_tooltips)
+        fig = Figure(figsize=(WIDTH / 96, HEIGHT / 96), dpi=72, layout="constrained")
+        ax = fig.add_subplot()
+        ax.set_title(title)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_xscale("log" if logx else "linear")
+        ax.set_yscale("log" if logy else "linear")
+        if not logx:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # rollout steps are frame numbers
+        if any(kept):
+            for s, points in zip(series, kept):
+                if points:
+                    x, y, e = zip(*points)
+                    ax.errorbar(x, y, yerr=e, fmt="o-" if lines else "o", color=s["color"], ms=MARKER_SIZE,
+                                lw=1.5, elinewidth=1, clip_on=False)  # a point on a decade line stays whole
+            style = "-" if lines else "none"
+            handles = [Line2D([], [], marker="o", linestyle=style, color=s["color"], ms=MARKER_SIZE) for s in series]
+            fig.legend(handles, [s["name"] for s in series], loc="outside right upper", frameon=False,
+                       handlelength=1.2)
+            # log axes from one power of ten to another, labelled at the powers only (labels in
+            # between would overlap on a plot this small)
+            if logx:
+                ax.set_xlim(_decades([x for points in kept for x, _, _ in points]))
+                ax.xaxis.set_minor_formatter(NullFormatter())
+            if logy:
+                ax.set_ylim(_decades([v for points in kept for _, y, e in points for v in (y - e, y + e) if v > 0]))
+                ax.yaxis.set_minor_formatter(NullFormatter())
+        else:
+            ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center")
+        out = io.StringIO()
+        fig.savefig(out, format="svg", metadata={"Date": None})
+    svg = minidom.parseString(out.getvalue()).documentElement
+    _embeddable(svg, plot_id, title)
+    _add_tooltips(svg, ax, series, kept, fig.bbox.height)
+    return svg.toxml()
+
+
+def _decades(values: Sequence[float]) -> tuple[float, float]:
+    """The powers of ten enclosing the (positive) ``values``, at least one decade apart."""
+    lo, hi = math.floor(math.log10(min(values))), math.ceil(math.log10(max(values)))
+    return 10.0 ** lo, 10.0 ** max(hi, lo + 1)
+
+
+def _embeddable(svg: minidom.Element, plot_id: str, title: str) -> None:
+    """Make matplotlib's stand-alone SVG an inline element of the page: our id, class and label;
+    its own ids prefixed with ours; no metadata, comments or xlink namespace (SVG 2 ``href``)."""
+    for node in svg.getElementsByTagName("metadata"):
+        node.parentNode.removeChild(node)
+    svg.removeAttribute("xmlns:xlink")
+    elements = [svg, *svg.getElementsByTagName("*")]
+    renamed = {}
+    for el in elements:
+        if el.hasAttribute("id"):
+            renamed[el.getAttribute("id")] = f"{plot_id}-{el.getAttribute('id')}"
+            el.setAttribute("id", renamed[el.getAttribute("id")])
+    for el in elements:
+        if el.hasAttribute("xlink:href"):
+            el.setAttribute("href", "#" + renamed[el.getAttribute("xlink:href")[1:]])
+            el.removeAttribute("xlink:href")
+        if el.hasAttribute("clip-path"):
+            el.setAttribute("clip-path", f"url(#{renamed[el.getAttribute('clip-path')[5:-1]]})")
+    _drop_comments(svg)
+    svg.setAttribute("class", "plot")
+    svg.setAttribute("id", plot_id)
+    svg.setAttribute("role", "img")
+    svg.setAttribute("aria-label", title)
+
+
+def _drop_comments(node: minidom.Node) -> None:
+    for child in list(node.childNodes):
+        if child.nodeType == child.COMMENT_NODE:
+            node.removeChild(child)
+        else:
+            _drop_comments(child)
+
+
+def _add_tooltips(svg: minidom.Element, ax, series: Sequence[Mapping[str, Any]],
+                  kept: Sequence[Sequence[tuple[float, float, float]]], height: float) -> None:
+    """A transparent ``circle.pt`` with a ``<title>`` over every drawn point (the SVG's y axis points down)."""
+    doc = svg.ownerDocument
+    for s, points in zip(series, kept):
+        for x, y, e in points:
+            px, py = ax.transData.transform((x, y))
+            circle = doc.createElement("circle")
+            for key, value in (("class", "pt"), ("cx", f"{px:.2f}"), ("cy", f"{height - py:.2f}"),
+                               ("r", str(HOVER_RADIUS)), ("fill", s["color"]), ("fill-opacity", "0")):
+                circle.setAttribute(key, value)
+            label = circle.appendChild(doc.createElement("title"))
+            label.appendChild(doc.createTextNode(f"{s['name']}: {fmt(y)} ± {fmt(e)} at {fmt(x)}"))
+            svg.appendChild(circle)

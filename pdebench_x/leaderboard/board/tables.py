@@ -1,0 +1,180 @@
+"""The board's tables as data: ranked rows per dataset, the same-K groups, the cross-dataset summary.
+
+Rows are plain dicts read from the records (no formatting): the templates and plots of
+:mod:`.pages` and :mod:`.plots` render them. Ranking and ties are explained in
+:mod:`pdebench_x.leaderboard.board`.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Iterable, Mapping
+
+from pdebench_x.evaluation.metrics import PRIMARY_METRIC
+from pdebench_x.leaderboard.schema import ARTIFACT_HASHES
+
+#: Columns of a dataset table after the primary metric: (metric key, header).
+METRIC_COLUMNS = [
+    ("rmse", "RMSE"), ("relative_l2_fno", "rel. L2"), ("vrmse", "VRMSE"), ("max_error", "max err"),
+    ("crmse", "cRMSE"), ("brmse", "bRMSE"), ("frmse_low", "fRMSE low"), ("frmse_mid", "fRMSE mid"),
+    ("frmse_high", "fRMSE high"),
+]
+#: Columns of a same-K table after nRMSE and its spreads.
+SAME_K_METRICS = [("relative_l2_fno", "rel. L2"), ("rmse", "RMSE"), ("max_error", "max err")]
+
+
+def _stat(agg: Mapping[str, Any] | None, metric: str) -> tuple[float | None, float | None]:
+    s = (agg or {}).get("overall", {}).get(metric) or {}
+    return s.get("mean"), s.get("std")
+
+
+def on_full_split(rec: Mapping[str, Any]) -> bool:
+    """A record ranked in the main table: scored on the whole official test split."""
+    return rec.get("status", "ok") == "ok" and rec["source"] != "run"
+
+
+def make_rows(records: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """dataset name -> rows (one per record scored on the full test split), ranked."""
+    by_dataset: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for rec in records:
+        if not on_full_split(rec):
+            continue
+        mean, std = _stat(rec["aggregate"], PRIMARY_METRIC)
+        zs = rec.get("zero_shot")
+        agg = rec["aggregate"]
+        by_dataset[rec["dataset"]["name"]].append({
+            "solver": rec["solver"]["name"], "model": rec["solver"]["model"], "kind": rec["solver"]["kind"],
+            "paper": rec["solver"].get("paper"), "code": rec["solver"].get("code"),
+            "given_equation": given_equation(rec), "dataset": rec["dataset"], "setting": rec["setting"], "source": rec["source"],
+            "unverified": unverified(rec),
+            "mean": mean, "std": std or 0.0,
+            "metrics": {k: _stat(agg, k) for k, _ in METRIC_COLUMNS},
+            "zero_shot": _stat(zs["aggregate"], PRIMARY_METRIC) if zs else None,
+            "zero_shot_resolution": zs["resolution"] if zs else None,
+            "n_parameters": rec.get("n_parameters"), "train_seconds": rec.get("train_seconds"),
+            "inference_seconds_per_sample": rec.get("inference_seconds_per_sample"),
+            "n_seeds": len(rec["seeds"]),
+            "steps": agg.get("steps") or [],
+            "per_step": [(s.get("mean"), s.get("std")) for s in agg.get("per_step", {}).get(PRIMARY_METRIC, [])],
+        })
+    return {name: rank_rows(rows) for name, rows in sorted(by_dataset.items())}
+
+
+def rank_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Sort by mean nRMSE and assign ranks with ties (see the module docstring)."""
+    rows = sorted(rows, key=lambda r: (r["mean"], r["solver"].lower()))
+    leader = None
+    for position, row in enumerate(rows, start=1):
+        if leader is not None and row["mean"] - leader["mean"] <= max(leader["std"], row["std"]):
+            row["rank"], row["tied"] = leader["rank"], True
+            leader["tied"] = True
+        else:
+            row["rank"], row["tied"], leader = position, False, row
+    return rows
+
+
+KIND_LABEL = {"per_instance": "per-instance", "operator": "operator", "external": "operator (external)"}
+
+
+def _same_k_row(rec: Mapping[str, Any]) -> dict[str, Any]:
+    block = rec.get("instances") or {}
+    agg = block.get("aggregate")
+    per_instance = rec["solver"]["kind"] == "per_instance" and rec["source"] == "run"
+    applicable = rec.get("status", "ok") == "ok"
+    mean, std_seeds = _stat(agg, PRIMARY_METRIC) if applicable else (None, None)
+    spread = (block.get("spread") or {}).get(PRIMARY_METRIC) or {}
+    return {
+        "solver": rec["solver"]["name"], "model": rec["solver"]["model"], "kind": rec["solver"]["kind"],
+        "kind_label": KIND_LABEL.get(rec["solver"]["kind"], rec["solver"]["kind"]),
+        "paper": rec["solver"].get("paper"), "code": rec["solver"].get("code"), "dataset": rec["dataset"],
+        "given_equation": given_equation(rec), "setting": rec["setting"], "applicable": applicable, "reason": rec.get("reason"),
+        "unverified": unverified(rec),
+        "mean": mean,
+        "std_instances": spread.get("std") if applicable else None,
+        # one fit per instance has no training seeds: its "over seeds" spread is only shown for
+        # several fit seeds; for operator learners it is the std over training seeds
+        "std_seeds": std_seeds if applicable and len(rec["seeds"]) > 1 else None,
+        "metrics": {k: _stat(agg, k) if applicable else (None, None) for k, _ in SAME_K_METRICS},
+        # per instance: fit + prediction for a per-instance solver, inference for an operator learner
+        "seconds_per_instance": (block.get("seconds_per_instance") if per_instance
+                                 else rec.get("inference_seconds_per_sample")) if applicable else None,
+        "train_seconds": rec.get("train_seconds") if applicable else None,
+        "n_seeds": len(rec["seeds"]),
+    }
+
+
+def same_k_tables(records: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """dataset name -> same-K groups: per-instance solvers and operator learners on one set of K test instances.
+
+    A group {"k", "seed", "indices", "rows", "missing"} exists for each set of instances a
+    per-instance solver was scored on (or, for a dataset whose per-instance solvers are all
+    N/A, the operator learners' set); operator learners join the group of their K-instance
+    section's indices; N/A records join every group of their dataset (a row of N/A).
+    ``missing`` names the full-split solvers with no K-instance section on those indices
+    (records of schema 1, or another K). Datasets without a per-instance record have none.
+    """
+    by_dataset: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for rec in records:
+        by_dataset[rec["dataset"]["name"]].append(rec)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for name, recs in sorted(by_dataset.items()):
+        per_instance = [r for r in recs if r["source"] == "run" and r.get("status", "ok") == "ok"]
+        na = [r for r in recs if r.get("status", "ok") == "not_applicable"]
+        full = [r for r in recs if on_full_split(r)]
+        if not per_instance and not na:
+            continue
+        keys = list(dict.fromkeys(tuple(r["instances"]["indices"]) for r in per_instance))
+        if not keys:  # only N/A per-instance records: show the operator learners' instances beside them
+            keys = list(dict.fromkeys(tuple(r["instances"]["indices"]) for r in full if r.get("instances")))[:1]
+        groups = []
+        for key in keys or [None]:
+            members = [r for r in per_instance + full
+                       if key is not None and r.get("instances") and tuple(r["instances"]["indices"]) == key]
+            block = members[0]["instances"] if members else {}
+            rows = sorted((_same_k_row(r) for r in members), key=lambda r: (r["mean"], r["solver"].lower()))
+            rows += sorted((_same_k_row(r) for r in na), key=lambda r: r["solver"].lower())
+            missing = sorted(r["solver"]["name"] for r in full if r not in members)
+            groups.append({"k": block.get("k"), "seed": block.get("seed"), "indices": list(key or []),
+                           "rows": rows, "missing": missing})
+        out[name] = groups
+    return out
+
+
+def summary_rows(tables: Mapping[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One row per solver name: its rank on each dataset (None: N/A) and the mean rank."""
+    solvers: dict[str, dict[str, Any]] = {}
+    for dataset, rows in tables.items():
+        for row in rows:
+            entry = solvers.setdefault(row["solver"].lower(), {"solver": row["solver"], "ranks": {}, "tied": {}})
+            entry["ranks"][dataset] = row["rank"]
+            entry["tied"][dataset] = row["tied"]
+    for entry in solvers.values():
+        ranks = list(entry["ranks"].values())
+        entry["mean_rank"] = sum(ranks) / len(ranks)
+        entry["n_datasets"] = len(ranks)
+    return sorted(solvers.values(), key=lambda e: (e["mean_rank"], -e["n_datasets"], e["solver"].lower()))
+
+
+def given_equation(rec: Mapping[str, Any]) -> bool:
+    """Whether the solver read the symbolic equation with its coefficients (PROSE with its symbol
+    branch on), beyond the fields every operator learner sees: the record's own flag if it has
+    one, else the training config of its seeds (``model.net.use_symbols``)."""
+    flag = rec["solver"].get("given_equation")
+    if flag is not None:
+        return bool(flag)
+    for seed in rec.get("seeds") or []:
+        net = (((seed.get("config") or {}).get("model") or {}).get("net") or {})
+        if net.get("use_symbols"):
+            return True
+    return False
+
+
+def _links_file(seed: Mapping[str, Any]) -> bool:
+    return bool(seed.get("checkpoint") or any(seed.get(k) for k in ARTIFACT_HASHES))
+
+
+def unverified(rec: Mapping[str, Any]) -> bool:
+    """Whether a record with metrics fails to link, for some seed, the checkpoint or predictions
+    file it was scored from: then nothing can re-score it (``--verify``), its figures are taken
+    as written. A not-applicable record has no figures to verify."""
+    seeds = rec.get("seeds") or []
+    return rec.get("status", "ok") == "ok" and not (seeds and all(_links_file(s) for s in seeds))

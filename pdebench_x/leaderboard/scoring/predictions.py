@@ -1,0 +1,227 @@
+"""Bring your own predictions: an HDF5 file per training seed, from any framework, into a record.
+
+The file's layout (:data:`PREDICTIONS_LAYOUT`) is checked against the official test split
+(dataset, field names, shapes, sample order, dtypes) before anything is scored; the metrics are
+those of :mod:`pdebench_x.evaluation.metrics`, the code every other solver is scored with.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import h5py
+import numpy as np
+
+from pdebench_x.core.grid import domain_measure
+from pdebench_x.leaderboard.fingerprint import load_fingerprint, official_split
+from pdebench_x.leaderboard.scoring.errors import ScoringError
+from pdebench_x.leaderboard.scoring.provenance import sha256_file
+from pdebench_x.leaderboard.scoring.records import build_record, instances_block, require_seeds, seed_instances
+from pdebench_x.leaderboard.scoring.runs import instance_choice
+
+log = logging.getLogger(__name__)
+
+PREDICTIONS_LAYOUT = """\
+HDF5 file, one per training seed:
+  root attributes: dataset (str, e.g. "darcy_small"), solver (str), seed (int);
+                   optional: model, paper, code, framework, kind ("operator" | "per_instance"),
+                   n_parameters (int), train_seconds, inference_seconds_per_sample (float),
+                   n_instances (int), instance_seed (int) (the K-instance section's choice;
+                   default: the family's conf/data/<family>.yaml)
+  /predictions/<channel>   float16/32/64 [N, T, X, Y]: one dataset per target channel, in
+                           physical units; N = test samples, T = scored frames (1 for steady
+                           problems; for rollouts every frame after the context frames)
+  /sample_index            int [N]: the test-split index of each row, which must be 0..N-1
+"""
+
+
+#: The dtypes a predictions array may have: real floating point (scored in float64).
+PREDICTION_DTYPES = ("float16", "float32", "float64")
+
+
+def _attr(f: h5py.File, name: str, default=None):
+    v = f.attrs.get(name, default)
+    if isinstance(v, bytes):
+        v = v.decode()
+    if isinstance(v, np.generic):
+        v = v.item()
+    return v
+
+
+def write_predictions(path: str | Path, dataset: str, solver: str, seed: int, predictions: Mapping[str, np.ndarray],
+                      **attrs: Any) -> Path:
+    """Write a predictions file in the layout :data:`PREDICTIONS_LAYOUT` describes."""
+    path = Path(path)
+    n = {np.asarray(v).shape[0] for v in predictions.values()}
+    if len(n) != 1:
+        raise ValueError(f"every channel needs the same number of samples, got {sorted(n)}")
+    with h5py.File(path, "w") as f:
+        f.attrs.update({"dataset": dataset, "solver": solver, "seed": int(seed),
+                        **{k: v for k, v in attrs.items() if v is not None}})
+        g = f.create_group("predictions")
+        for name, arr in predictions.items():
+            g.create_dataset(name, data=np.asarray(arr))
+        f.create_dataset("sample_index", data=np.arange(n.pop()))
+    return path
+
+
+def _expected_targets(fp: Mapping[str, Any], data_root: str | Path):
+    """The official test targets as WindowDataset items, the source and the scored-frame offset."""
+    from pdebench_x.data.datamodule import WindowDataset, frame_range
+    from pdebench_x.data.formats import open_source
+    path = official_split(fp, data_root, "test")
+    source = open_source(path, "well")
+    problem = fp["problem"]
+    dataset = WindowDataset(source, problem, train=False)
+    offset = 0 if problem["kind"] == "steady" else frame_range(source, problem)[0] + int(problem["history"])
+    return dataset, source, offset
+
+
+def _open_predictions(path: Path) -> h5py.File:
+    try:
+        return h5py.File(path, "r")
+    except OSError as err:
+        raise ScoringError(f"cannot open predictions {path} as HDF5 ({err})") from err
+
+
+def check_prediction_dtypes(path: str | Path) -> None:
+    """Refuse (ScoringError, one line) a file whose /predictions arrays are not real floating point:
+    integers, booleans, complex numbers or strings would be cast into meaningless scores."""
+    path = Path(path)
+    with _open_predictions(path) as f:
+        group = f.get("predictions")
+        for name in sorted(group.keys()) if isinstance(group, h5py.Group) else []:
+            if not isinstance(group[name], h5py.Dataset):
+                raise ScoringError(f"{path}: /predictions/{name} is a group, not an array of predictions")
+            dtype = group[name].dtype
+            if dtype.name not in PREDICTION_DTYPES:
+                raise ScoringError(f"{path}: /predictions/{name} has dtype {dtype}; predictions must be real "
+                                   f"floating point ({', '.join(PREDICTION_DTYPES)}): write them as float32 or "
+                                   "float64 in physical units")
+
+
+def score_predictions_file(path: str | Path, fp: Mapping[str, Any], data_root: str | Path,
+                           batch: int = 16) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(seed entry, file attributes) of one predictions file, every layout fact checked."""
+    import torch
+
+    from pdebench_x.evaluation.metrics import MetricAccumulator
+    path = Path(path)
+    check_prediction_dtypes(path)
+    dataset, source, offset = _expected_targets(fp, data_root)
+    channels = list(fp["test"]["target_channels"])
+    n = len(dataset)
+    first_y = dataset[0]["y"]
+    t, xy = first_y.shape[0], tuple(first_y.shape[-2:])
+    with _open_predictions(path) as f:
+        attrs = {k: _attr(f, k) for k in f.attrs}
+        problems = []
+        if attrs.get("dataset") != fp["dataset"]:
+            problems.append(f"attribute dataset is {attrs.get('dataset')!r}, expected {fp['dataset']!r}")
+        for key in ("solver", "seed"):
+            if attrs.get(key) is None:
+                problems.append(f"root attribute {key!r} is missing")
+        if "predictions" not in f:
+            problems.append("group /predictions is missing")
+            found = []
+        else:
+            found = sorted(f["predictions"].keys())
+        missing = [c for c in channels if c not in found]
+        extra = [c for c in found if c not in channels]
+        if found and (missing or extra):
+            problems.append(f"field names {found} do not match the targets {channels}"
+                            + (f" (missing {missing})" if missing else "") + (f" (unexpected {extra})" if extra else ""))
+        if not problems:
+            for c in channels:
+                shape = tuple(f["predictions"][c].shape)
+                if shape != (n, t) + xy:
+                    problems.append(f"/predictions/{c} has shape {list(shape)}, expected [N, T, X, Y] = "
+                                    f"{[n, t, *xy]} ({n} test samples, {t} scored frame(s), grid {list(xy)})")
+            if "sample_index" not in f:
+                problems.append("/sample_index is missing: give the test-split index of each row (0..N-1)")
+            else:
+                idx = np.asarray(f["sample_index"][()])
+                if idx.shape != (n,) or not np.array_equal(idx, np.arange(n)):
+                    head = idx.reshape(-1)[:8].tolist()
+                    problems.append(f"/sample_index must be 0..{n - 1} in order (rows in test-split order), "
+                                    f"got {head}{'...' if idx.size > 8 else ''}: sort your predictions by sample index")
+        if problems:
+            raise ScoringError(f"{path} does not match the official test split of {fp['dataset']}:\n"
+                               + "\n".join(f"  - {p}" for p in problems) + "\nExpected layout:\n" + PREDICTIONS_LAYOUT)
+        acc = MetricAccumulator(domain_area=domain_measure(source.info.x, source.info.y))
+        for start in range(0, n, batch):
+            stop = min(start + batch, n)
+            pred = np.stack([np.asarray(f["predictions"][c][start:stop], dtype=np.float64) for c in channels], axis=2)
+            bad = ~np.isfinite(pred)
+            if bad.any():
+                rows = sorted(set((np.nonzero(bad)[0] + start).tolist()))[:5]
+                raise ScoringError(f"{path}: predictions hold NaN or infinite values (samples {rows}...); a "
+                                   "diverged solver cannot be ranked")
+            y = torch.stack([dataset[i]["y"] for i in range(start, stop)])
+            acc.update(torch.from_numpy(pred), y)
+    summary = acc.summary(channels, offset)
+    section = "steady" if fp["problem"]["kind"] == "steady" else "rollout"
+    on_k = None
+    k, k_seed = _predictions_instance_choice(attrs, fp)
+    if k <= n:
+        from pdebench_x.evaluation.instances import instance_section, select_instances
+        indices = select_instances(n, k, k_seed)
+        # rows are in test-split order (sample_index checked above): row i is sample i
+        on_k = instance_section(acc, indices, indices, k, k_seed, fp["problem"]["kind"], channels, offset)
+    else:
+        log.warning("K = %d instances but %s has %d test samples: no K-instance section", k, fp["dataset"], n)
+    entry = {
+        "seed": int(attrs["seed"]),
+        "metrics": {section: summary},
+        "zero_shot": None,
+        "n_parameters": None if attrs.get("n_parameters") is None else int(attrs["n_parameters"]),
+        "train_seconds": None if attrs.get("train_seconds") is None else float(attrs["train_seconds"]),
+        "inference_seconds_per_sample": None if attrs.get("inference_seconds_per_sample") is None
+        else float(attrs["inference_seconds_per_sample"]),
+        "checkpoint": attrs.get("checkpoint"),
+        "predictions_sha256": sha256_file(path),
+        "config": None,
+        "instances": seed_instances(on_k),
+    }
+    return entry, attrs
+
+
+def _predictions_instance_choice(attrs: Mapping[str, Any], fp: Mapping[str, Any]) -> tuple[int, int | None]:
+    """(K, seed) from the file's n_instances / instance_seed attributes, else the family default."""
+    k, seed = instance_choice(fp)
+    if attrs.get("n_instances") is not None:
+        k = int(attrs["n_instances"])
+    if attrs.get("instance_seed") is not None:
+        seed = int(attrs["instance_seed"])
+    return k, seed
+
+
+def score_predictions(files: Sequence[str | Path], fingerprints_dir: str | Path, data_root: str | Path,
+                      dataset: str | None = None, solver_name: str | None = None,
+                      setting: str | None = None) -> dict[str, Any]:
+    """Score >= MIN_SEEDS predictions files (one per training seed) of one solver -> record."""
+    if not files:
+        raise ScoringError("no predictions file given")
+    if dataset is None:
+        with h5py.File(files[0], "r") as f:
+            dataset = _attr(f, "dataset")
+        if not dataset:
+            raise ScoringError(f"{files[0]} has no 'dataset' attribute; pass dataset=<name>")
+    fp = load_fingerprint(fingerprints_dir, dataset)
+    require_seeds(len(files))
+    for p in files:  # every file, before any is scored
+        check_prediction_dtypes(p)
+    scored = [score_predictions_file(p, fp, data_root) for p in files]
+    attrs = scored[0][1]
+    solvers = {a.get("solver") for _, a in scored}
+    if len(solvers) > 1:
+        raise ScoringError(f"the files name different solvers {sorted(map(str, solvers))}; one record is one solver")
+    kind = attrs.get("kind") or "external"
+    if kind not in ("operator", "per_instance", "external"):
+        raise ScoringError(f"attribute kind must be operator, per_instance or external, got {kind!r}")
+    solver = {"name": solver_name or attrs["solver"], "model": attrs.get("model") or attrs["solver"], "kind": kind,
+              "paper": attrs.get("paper"), "code": attrs.get("code"), "framework": attrs.get("framework")}
+    entries = [e for e, _ in scored]
+    return build_record(entries, fp, solver, setting or f"{fp['preset']} preset, own training", "predictions",
+                        instances_block(entries, fp, _predictions_instance_choice(attrs, fp)))

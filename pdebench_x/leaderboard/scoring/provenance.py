@@ -1,0 +1,73 @@
+"""Where a record's figures come from: the scorer, the machine, the libraries, the commit, the files.
+
+:func:`provenance` is the one place a record's provenance fields are assembled (records with
+metrics and not-applicable records alike); :func:`sha256_file` names the checkpoint or
+predictions file a seed was scored from.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import os
+import platform
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+SCORER_VERSION = "1.1"
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def hardware() -> dict[str, Any]:
+    cpu = platform.processor() or None
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = None
+    try:
+        import torch
+        gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    except Exception:  # noqa: BLE001 -- hardware facts are best effort
+        pass
+    return {"cpu": cpu, "cpu_count": os.cpu_count(), "gpu": gpu, "machine": platform.machine()}
+
+
+def library_versions() -> dict[str, Any]:
+    from pdebench_x.training.run import environment  # lightning and friends: loaded only to build a record
+    out = {"python": platform.python_version(), "numpy": np.__version__, "h5py": h5py.__version__,
+           "platform": platform.platform()}
+    out.update(environment())
+    try:
+        out["pdebench_x"] = version("pdebench_x")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        pass
+    return out
+
+
+def provenance(**machines: Any) -> dict[str, Any]:
+    """A record's provenance fields, in record order: the scoring machine's hardware (beside it
+    ``machines``, by role: ``training=`` the training run's environment), library versions, git
+    commit, creation time and the scorer's version and command line."""
+    from pdebench_x.training.run import git_commit
+    return {
+        "hardware": {"scoring": hardware(), **machines},
+        "environment": library_versions(),
+        "git_commit": git_commit(),
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "scorer": {"version": SCORER_VERSION, "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:])},
+    }
