@@ -1,41 +1,14 @@
 """Train a solver on a dataset: `python train.py model=<name> data=<name> [overrides]`.
 
-Hydra composes pdebench_x/conf/train.yaml; a missing dataset is generated on first use. The run
-directory (outputs/<data>_<model>/<time>_<random suffix>/, one per run) receives checkpoints,
-logs and metrics.json.
+The same command as `pdebench-x train` (pdebench_x/cli/train.py); datasets and runs land under
+this checkout unless PDEBENCH_X_DATA / PDEBENCH_X_OUTPUTS say otherwise.
 """
 import os
-import sys
 from pathlib import Path
-
-# Before torch loads OpenMP: with the default active spin-wait, two torch threads that share
-# the cores with any other busy process slow down ~15x (measured: 18 s vs 1.15 s per FNO step).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-import hydra
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
-
-from pdebench_x.core.config import config_dir
-from pdebench_x.training import run_dir  # noqa: F401  (registers ${run_suffix:} of hydra.run.dir / sweep.dir)
 
 os.environ.setdefault("PDEBENCH_X_ROOT", str(Path(__file__).resolve().parent))
 
-
-@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="train")
-def main(cfg: DictConfig) -> None:
-    from pdebench_x.training.resume import discard_unused_run_dir
-    from pdebench_x.training.run import USER_ERRORS, run_training
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
-    try:
-        run_training(cfg, run_dir)
-    except USER_ERRORS as err:
-        # Bad input, not a bug: its message says what to change; no traceback, exit status 2,
-        # and no run directory left behind by a run that was refused before it wrote anything.
-        print(f"error: {err}", file=sys.stderr)
-        discard_unused_run_dir(run_dir)
-        sys.exit(2)
-
+from pdebench_x.cli.train import main  # noqa: E402
 
 if __name__ == "__main__":
     main()

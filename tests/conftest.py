@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
+from pdebench_x.core.config import compose_config as core_compose_config
 from pdebench_x.core.config import config_dir
 from pdebench_x.data.build import DatasetPlan, ensure_dataset, plan_from_config
 
@@ -41,8 +41,7 @@ def compose_config(overrides: list[str] | None = None, data_dir: str | Path | No
         overrides.append(f"paths.data_dir={data_dir}")
     if output_dir is not None:
         overrides.append(f"paths.output_dir={output_dir}")
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose(config_name="train", overrides=overrides)
+    return core_compose_config(overrides)
 
 
 @dataclass

@@ -27,7 +27,6 @@ from pdebench_x.core.files import METRICS_FILE
 from pdebench_x.cli import main as cli_main
 from pdebench_x.data.datamodule import PDEDataModule
 from pdebench_x.data.formats.base import DataFormatError
-from pdebench_x.data.shards import main as shards_main
 from pdebench_x.training.resume import CheckpointError, resolve_resume
 from pdebench_x.training.preflight import SettingError, check_run_settings
 
@@ -98,9 +97,9 @@ def path_case(make: Callable[[Path], Path]) -> Callable[[object, Path], None]:
 
 
 def shards_case(args: list[str]) -> Callable[[object, Path], None]:
-    """The shard command line; its exit status 2 is turned into an exception carrying the message."""
+    """``pdebench-x generate``; its exit status 2 is turned into an exception carrying the message."""
     def run(data, outputs):
-        code = shards_main(["data=darcy", f"paths.data_dir={data.root}", *TINY_DATA, *args])
+        code = cli_main(["generate", "data=darcy", f"paths.data_dir={data.root}", *TINY_DATA, *args])
         if code != 0:
             raise SystemExit(code)
     return run

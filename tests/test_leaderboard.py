@@ -534,7 +534,7 @@ def test_new_user_toy_solver_ends_up_ranked(env, tmp_path):
 
 @pytest.mark.slow
 def test_new_user_command_line_flow(env, tmp_path):
-    """The same as a contributor types it: train.py, score.py, python -m pdebench_x.leaderboard build."""
+    """The same as a contributor types it: train.py, score.py, pdebench-x board build."""
     conf = tmp_path / "conf"
     (conf / "model").mkdir(parents=True)
     from toy_mean_solver import MODEL_YAML
@@ -551,7 +551,7 @@ def test_new_user_command_line_flow(env, tmp_path):
     assert len(runs) == 3
     subprocess.run([sys.executable, "score.py", *[f"run={r}" for r in runs], "--board", str(board)],
                    cwd=REPO, env=env_vars, check=True, capture_output=True)
-    subprocess.run([sys.executable, "-m", "pdebench_x.leaderboard", "build", "--board", str(board)],
+    subprocess.run([sys.executable, "-m", "pdebench_x", "board", "build", "--board", str(board)],
                    cwd=REPO, env=env_vars, check=True, capture_output=True)
     assert "train_mean" in (board / "README.md").read_text()
 

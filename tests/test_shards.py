@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from conftest import compose_config
+from pdebench_x.cli import main as cli_main
 from pdebench_x.data.build import ensure_dataset, plan_from_config
 from pdebench_x.data.datamodule import PDEDataModule
 from pdebench_x.data.formats import DataFormatError
@@ -151,13 +152,19 @@ def test_bad_shard_arguments(tmp_path):
 
 
 def test_command_line(tmp_path, capsys):
+    """``pdebench-x generate``: a shard, the assembly, a whole split, and a contradictory request."""
     root = tmp_path / "cli"
     overrides = [o for o in NS if not o.startswith("data.sizes")] + [
         "data.sizes.train=2", "data.sizes.valid=1", "data.sizes.test=1", f"paths.data_dir={root}"]
-    assert shards.main([*overrides, "shard=0/1", "split=test"]) == 0
+    assert cli_main(["generate", *overrides, "shard=0/1", "split=test"]) == 0
     plan = plan_from_config(compose_config(overrides).data, root)
     assert shards.shard_path(plan, "test", 0, 1).exists() and not plan.split_path("test").exists()
-    assert shards.main([*overrides, "assemble=1", "split=test"]) == 0
+    assert cli_main(["generate", *overrides, "assemble=1", "split=test"]) == 0
     assert plan.split_path("test").exists()
-    with pytest.raises(SystemExit, match="shard=i/n"):
-        shards.main(overrides)
+    assert cli_main(["generate", *overrides, "split=valid"]) == 0
+    assert plan.split_path("valid").exists() and not plan.split_path("train").exists()
+    capsys.readouterr()
+    assert cli_main(["generate", *overrides, "shard=0/1", "assemble=1"]) == 2
+    assert "not both" in capsys.readouterr().err
+    assert cli_main(["generate", *overrides, "model.net.width=3"]) == 2
+    assert "only data=<family>" in capsys.readouterr().err

@@ -24,7 +24,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, Sequence
 
 import h5py
 import numpy as np
@@ -175,10 +175,11 @@ def generate_split(plan: DatasetPlan, split: str, workers: int | None = None, ch
     return path
 
 
-def ensure_dataset(plan: DatasetPlan, workers: int | None = None, progress: bool = True) -> dict[str, Path]:
-    """Paths of every split, generating the missing ones (small by default, with a progress bar)."""
+def ensure_dataset(plan: DatasetPlan, workers: int | None = None, progress: bool = True,
+                   splits: Sequence[str] = SPLITS) -> dict[str, Path]:
+    """Paths of the splits (default: all), generating the missing ones (with a progress bar)."""
     paths = {}
-    for split in SPLITS:
+    for split in splits:
         path = plan.split_path(split)
         # One generator per split at a time: DDP processes and sweep jobs may all ask for the same
         # missing dataset; the others wait here, then find the complete file.

@@ -17,9 +17,9 @@ integrity check applies), plus ``shards = n``.
 
 Command line (Hydra-style overrides of pdebench_x/conf/train.yaml's data group)::
 
-    python -m pdebench_x.data.shards data=ns shard=3/8              # shard 3 of 8 of every split
-    python -m pdebench_x.data.shards data=ns data.preset=benchmark shard=3/8 split=train
-    python -m pdebench_x.data.shards data=ns assemble=8             # only (re)write the virtual files
+    pdebench-x generate data=ns shard=3/8              # shard 3 of 8 of every split
+    pdebench-x generate data=ns data.preset=benchmark shard=3/8 split=train
+    pdebench-x generate data=ns assemble=8             # only (re)write the virtual files
 
 e.g. as a SLURM array: ``shard=${SLURM_ARRAY_TASK_ID}/${SLURM_ARRAY_TASK_COUNT}``.
 """
@@ -136,7 +136,7 @@ def assemble(plan: DatasetPlan, split: str, count: int) -> Path:
     if missing:
         raise DataFormatError(
             f"{plan.name}/{split}: shard(s) {missing} of {count} are missing; generate them with "
-            f"`python -m pdebench_x.data.shards data={plan.family} shard=<i>/{count}` (same data overrides)")
+            f"`pdebench-x generate data={plan.family} shard=<i>/{count}` (same data overrides)")
     for i, p in enumerate(paths):
         _check_shard(p, plan, split, i, count)
     out = plan.split_path(split)
@@ -193,54 +193,3 @@ def run_shard(plan: DatasetPlan, index: int, count: int, splits: Sequence[str] =
                         log.info("all %d shards present: writing %s", count, plan.split_path(s))
                         assemble(plan, s, count)
     return done
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """The command line; a bad argument or setting ends it with the message and exit status 2."""
-    try:
-        return _main(argv)
-    except (ValueError, DataFormatError) as err:  # DataFormatError, SettingError are ValueErrors
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-
-
-def _main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    ours = {"shard": None, "assemble": None, "split": None}
-    overrides = []
-    for token in argv:
-        key = token.split("=", 1)[0]
-        if key in ours and "=" in token:
-            ours[key] = token.split("=", 1)[1]
-        else:
-            overrides.append(token)
-    if (ours["shard"] is None) == (ours["assemble"] is None):
-        raise SystemExit("give shard=i/n (generate shard i of n) or assemble=n (write the virtual files), "
-                         "plus data overrides, e.g. `python -m pdebench_x.data.shards data=ns shard=0/4`")
-    from hydra import compose, initialize_config_dir
-
-    from pdebench_x.core.config import config_dir
-    from pdebench_x.data.build import plan_from_config
-    os.environ.setdefault("PDEBENCH_X_ROOT", str(Path(__file__).resolve().parents[2]))
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=overrides)
-    from pdebench_x.training.preflight import check_data_settings
-    check_data_settings(cfg)
-    plan = plan_from_config(cfg.data, cfg.paths.data_dir)
-    splits = [ours["split"]] if ours["split"] else list(SPLITS)
-    unknown = [s for s in splits if s not in SPLITS]
-    if unknown:
-        raise SystemExit(f"split={ours['split']!r}: one of {list(SPLITS)}")
-    if ours["assemble"] is not None:
-        for s in splits:
-            print(assemble(plan, s, int(ours["assemble"])))
-        return 0
-    index, count = parse_shard(ours["shard"])
-    for p in run_shard(plan, index, count, splits):
-        print(p)
-    return 0
-
-
-if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO)
-    sys.exit(main())

@@ -6,5 +6,5 @@ Modules: :mod:`.schema` (the versioned record format and its checks), :mod:`.fin
 :mod:`.board` (README.md and index.html, from the Jinja2 templates in ``templates/`` with the
 CSS and JS of ``static/``), :mod:`.locations` (where the board and the datasets are).
 Command line: ``pdebench-x`` (:mod:`pdebench_x.cli`), ``score.py``, or
-``python -m pdebench_x.leaderboard build``.
+``pdebench-x board build``.
 """

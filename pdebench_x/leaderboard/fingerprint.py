@@ -87,14 +87,14 @@ def load_fingerprint(directory: str | Path, dataset: str) -> dict[str, Any]:
             f"no fingerprint for dataset {dataset!r} in {directory} (official datasets: {known or 'none'}). "
             "Only official test splits can be scored for the board: train on an official preset "
             "(e.g. data=darcy data.preset=small), or make a fingerprint with "
-            "`pdebench-x fingerprint make ...` for a new dataset in its own pull request.")
+            "`pdebench-x fingerprint data=<family> ...` for a new dataset in its own pull request.")
     fp = json.loads(path.read_text())
     if fp.get("format_version") != FORMAT_VERSION:
         raise FingerprintMismatch(f"{path}: fingerprint format {fp.get('format_version')!r}, this code reads "
                                   f"{FORMAT_VERSION}")
     if fp.get("id") != content_id(fp):
         raise FingerprintMismatch(f"{path} was edited after it was made (its id no longer matches its "
-                                  "content); restore it from git or remake it with `pdebench-x fingerprint make`")
+                                  "content); restore it from git or remake it with `pdebench-x fingerprint data=<family> [data.preset=...]`")
     return fp
 
 

@@ -220,7 +220,7 @@ class WellSource(FieldSource):
             raise DataFormatError(
                 f"{path} maps its samples onto shard files (HDF5 virtual datasets) of which {len(missing)} are "
                 f"missing, e.g. {missing[:2]}; their samples would read as fill values. Restore the shards, or "
-                "regenerate them (python -m pdebench_x.data.shards ...).")
+                "regenerate them (pdebench-x generate data=<family> ...).")
         self._fields: dict[str, tuple[str, int | None]] = {}
         channels: dict[str, ChannelInfo] = {}
         n = int(f.attrs["n_trajectories"])

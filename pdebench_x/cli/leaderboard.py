@@ -1,0 +1,116 @@
+"""The leaderboard's commands: ``score`` (runs, predictions files, --verify -> a record),
+``board`` (build, validate, add) and ``fingerprint`` (an official test split)."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from pdebench_x.cli.grammar import CLIError, compose_data
+
+KEYS = {"run": "runs", "runs": "runs", "predictions": "predictions", "solver": "solver", "dataset": "dataset",
+        "setting": "setting", "board": "board", "data_root": "data_root", "verify": "verify", "out": "out",
+        "files": "files"}
+LIST_KEYS = {"runs", "predictions", "files"}
+
+
+
+
+def _split_key_values(args: argparse.Namespace) -> None:
+    for token in args.overrides:
+        if "=" not in token:
+            raise CLIError(f"unexpected argument {token!r}: write key=value (keys: {sorted(set(KEYS))}) or an option")
+        key, value = token.split("=", 1)
+        dest = KEYS.get(key.strip().lstrip("+"))
+        if dest is None:
+            raise CLIError(f"unknown key {key!r} in {token!r}; known keys: {sorted(set(KEYS))}")
+        if dest in LIST_KEYS:
+            getattr(args, dest).extend(v for v in value.split(",") if v)
+        else:
+            setattr(args, dest, value)
+
+
+def _board(args) -> Path:
+    from pdebench_x.leaderboard.locations import default_board_dir
+    return Path(args.board) if args.board else default_board_dir()
+
+
+def _data_root(args) -> Path:
+    from pdebench_x.leaderboard.locations import default_data_root
+    return Path(args.data_root) if args.data_root else default_data_root()
+
+
+def _read_record(path: str) -> dict:
+    from pdebench_x.leaderboard.schema import parse_record
+    try:
+        text = Path(path).read_text()
+    except OSError as err:
+        raise CLIError(f"cannot read record {path}: {err}") from err
+    return parse_record(text, path)
+
+
+def cmd_score(args) -> int:
+    from pdebench_x.leaderboard import scoring, store
+    _split_key_values(args)
+    board = _board(args)
+    fps = store.fingerprints_dir(board)
+    if args.verify:
+        record = _read_record(args.verify)
+        scoring.verify_record(record, fps, _data_root(args), args.files or None, progress=args.progress)
+        print(f"verified: every metric of {args.verify} matches a re-score within rtol {scoring.VERIFY_RTOL:g}")
+        return 0
+    if bool(args.runs) == bool(args.predictions):
+        raise CLIError("give either run=<run dir or checkpoint> (one per seed, at least 3) or --predictions "
+                       "<file.h5> (one per seed)")
+    if args.runs:
+        record = scoring.score_runs(args.runs, fps, _data_root(args), solver_name=args.solver, dataset=args.dataset,
+                                    setting=args.setting, zero_shot=not args.no_zero_shot, progress=args.progress)
+    else:
+        record = scoring.score_predictions(args.predictions, fps, _data_root(args), dataset=args.dataset,
+                                           solver_name=args.solver, setting=args.setting)
+    if args.out:
+        from pdebench_x.leaderboard.schema import dump_record
+        out = Path(args.out)
+        if out.exists():
+            raise CLIError(f"{out} exists; not overwritten")
+        out.write_text(dump_record(record))
+        print(f"record written to {out} (not added to the board)")
+    else:
+        path = store.add_record(record, board)
+        print(f"record written to {path}; now run `pdebench-x board build`")
+    print(scoring.summary_line(record))
+    return 0
+
+
+def cmd_board(args) -> int:
+    from pdebench_x.leaderboard import board as board_mod
+    from pdebench_x.leaderboard import scoring, store
+    board = _board(args)
+    if args.action == "build":
+        readme, page = board_mod.build(board)
+        n = len(list(store.submissions_dir(board).glob("*.json")))
+        print(f"{n} record(s) -> {readme} and {page}")
+    elif args.action == "validate":
+        records = store.load_board(board)
+        print(f"{len(records)} record(s) valid")
+    elif args.action == "add":
+        if not args.record:
+            raise CLIError("board add needs the record file: pdebench-x board add <record.json>")
+        record = _read_record(args.record)
+        if args.verify:
+            scoring.verify_record(record, store.fingerprints_dir(board), _data_root(args), args.files or None)
+        print(f"added {store.add_record(record, board)}")
+    return 0
+
+
+def cmd_fingerprint(args) -> int:
+    from omegaconf import OmegaConf
+
+    from pdebench_x.leaderboard import fingerprint, store
+    cfg = compose_data(args.overrides)
+    fp = fingerprint.make_fingerprint(OmegaConf.to_container(cfg.data, resolve=True), _data_root(args),
+                                      progress=True, samples=args.samples)
+    path = fingerprint.write_fingerprint(fp, store.fingerprints_dir(_board(args)), overwrite=args.overwrite)
+    print(f"fingerprint of {fp['dataset']} written to {path} (id {fp['id'][:12]})")
+    return 0
+
+
