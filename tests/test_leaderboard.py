@@ -627,9 +627,6 @@ def test_scorer_measures_a_1d_domain_by_its_length(tmp_path, monkeypatch):
     assert areas and areas == pytest.approx([2 * np.pi] * len(areas))
 
 
-@pytest.mark.xfail(strict=True, reason="evaluation.metrics counts fRMSE shells up to min(X, Y) // 2, none on an "
-                                       "X x 1 grid: every band is undefined (null) for 1D data until the metric "
-                                       "measures shells along the grid's non-singleton axis")
 def test_1d_predictions_file_gets_a_nonzero_frmse(tmp_path, monkeypatch):
     rec, _ = _scored_1d_predictions(tmp_path, monkeypatch)
     assert (rec["aggregate"]["overall"]["frmse_low"]["mean"] or 0) > 0

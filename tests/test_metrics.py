@@ -120,6 +120,17 @@ def test_frmse_on_a_rectangular_grid_and_domain_area_scaling():
     assert high4 == pytest.approx(4 * high1, rel=1e-12)
 
 
+@pytest.mark.parametrize("k, band, n_shells_in_band", [(2, "low", 4), (7, "mid", 8), (20, "high", 20)])
+def test_frmse_of_1d_data_counts_shells_along_its_axis(k, band, n_shells_in_band):
+    """1D problems are stored as X x 1 grids: the bands run over the X // 2 shells of x."""
+    a, length = 0.7, 2 * math.pi
+    x = torch.arange(64, dtype=torch.float64) / 64
+    err = (a * torch.cos(2 * math.pi * k * x + 0.3))[:, None]          # [64, 1]
+    out = M.frmse(as5d(err), torch.zeros(1, 1, 1, 64, 1, dtype=torch.float64), domain_area=length)
+    assert float(out[band]) == pytest.approx(length * math.sqrt(a**2 / 2 / n_shells_in_band), rel=1e-12)
+    assert all(float(v) < 1e-14 for name, v in out.items() if name != band)
+
+
 def test_frmse_band_a_coarse_grid_cannot_hold_is_nan():
     torch.manual_seed(1)
     u, y = torch.randn(2, 1, 1, 16, 16), torch.randn(2, 1, 1, 16, 16)

@@ -30,7 +30,7 @@ import torch
 
 EPS = 1e-7
 
-#: Wavenumber shells [lo, hi) of each fRMSE band; ``None`` means n // 2 with n = min(X, Y).
+#: Wavenumber shells [lo, hi) of each fRMSE band; ``None`` means n // 2 (n: :func:`resolved_size`).
 FREQUENCY_BANDS: dict[str, tuple[int, int | None]] = {"low": (0, 4), "mid": (4, 12), "high": (12, None)}
 
 #: How each metric of :func:`compute_all` is reduced over samples (then steps and channels).
@@ -126,10 +126,16 @@ def _shell_index(nx: int, ny: int) -> torch.Tensor:
     return k
 
 
+def resolved_size(nx: int, ny: int) -> int:
+    """n of the fRMSE bands: the smaller side of the grid among the axes it resolves (a 1D problem
+    is stored as an X x 1 grid: n = X, its shells lie along x)."""
+    return min((d for d in (nx, ny) if d > 1), default=1)
+
+
 def _shell_energy(e: torch.Tensor) -> torch.Tensor:
-    """E[..., k] = sum over the modes with floor(|k|) = k of |FFT(e) / (X*Y)|^2, k < min(X, Y) // 2."""
+    """E[..., k] = sum over the modes with floor(|k|) = k of |FFT(e) / (X*Y)|^2, k < n // 2 (:func:`resolved_size`)."""
     nx, ny = e.shape[-2:]
-    n_shells = min(nx, ny) // 2
+    n_shells = resolved_size(nx, ny) // 2
     amp2 = (torch.fft.fft2(e, dim=_SPACE) / (nx * ny)).abs().square().flatten(-2)
     shell = _shell_index(nx, ny).flatten().to(e.device)
     keep = shell < n_shells  # the corner modes beyond n/2 belong to no band
@@ -222,7 +228,9 @@ def frmse(pred: torch.Tensor, target: torch.Tensor, domain_area: float = 1.0) ->
     number of points, as PDEBench) and integer wavenumbers kx, ky (fftfreq * n, negative ones
     included), the shell energy is
 
-        S_k = sum_{floor(sqrt(kx^2 + ky^2)) = k} |E_hat(kx, ky)|^2,   k = 0 .. n//2 - 1,  n = min(X, Y),
+        S_k = sum_{floor(sqrt(kx^2 + ky^2)) = k} |E_hat(kx, ky)|^2,   k = 0 .. n//2 - 1,  n = min(X, Y)
+
+    over the axes longer than one point (1D data, stored X x 1: n = X),
 
     and a band [lo, hi) scores
 
