@@ -35,7 +35,6 @@ import argparse
 import math
 import time
 
-import numpy as np
 import torch
 
 from pdebench_x.models.pig import GaussianField

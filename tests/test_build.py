@@ -217,7 +217,7 @@ def test_unknown_preset_and_family_are_clear_errors():
 
 @pytest.mark.parametrize("family", family_names())
 def test_every_generator_names_its_valid_settings_on_a_typo(family):
-    with pytest.raises(ValueError, match=rf"unknown .*setting\(s\) \['resolutoin'\]; valid settings are .*'resolution'"):
+    with pytest.raises(ValueError, match=r"unknown .*setting\(s\) \['resolutoin'\]; valid settings are .*'resolution'"):
         build.generator_class(family)(resolutoin=64)
 
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
+from pdebench_x.core.errors import NotApplicableError
 from pdebench_x.models.lpinn import LPINNSolver, periodic_interp_1d, scatter_to_grid
-from pdebench_x.models.pinn import Axis, NotApplicableError
 from pdebench_x.numerics.transport1d import periodic_grid
-from pdebench_x.pdes.instance import PDEInstance
+from pdebench_x.pdes.instance import Axis, PDEInstance
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

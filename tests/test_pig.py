@@ -10,9 +10,8 @@ import pytest
 import torch
 
 from pdebench_x.models.pig import GaussianField, PIGSolver
-from pdebench_x.models.pinn import Axis
 from pdebench_x.numerics.darcy.solver import solve
-from pdebench_x.pdes.instance import PDEInstance
+from pdebench_x.pdes.instance import Axis, PDEInstance
 from pdebench_x.pdes.calculus import laplacian
 
 

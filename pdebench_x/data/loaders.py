@@ -20,7 +20,7 @@ samples already trained on, so a resumed run sees exactly the batches an uninter
 from __future__ import annotations
 
 import os
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 import torch
 from lightning.pytorch.callbacks import Callback

@@ -52,7 +52,6 @@ Darcy has no transport: :meth:`LPINNSolver.check_family` raises NotApplicableErr
 from __future__ import annotations
 
 import copy
-import math
 from typing import Any
 
 import numpy as np
@@ -62,7 +61,8 @@ from scipy.spatial import cKDTree
 from torch import nn
 
 from pdebench_x.core.errors import NotApplicableError
-from pdebench_x.models.pinn import FIT_DEFAULTS, MLP, PhysicsInformedSolver
+from pdebench_x.models.fields import MLP
+from pdebench_x.models.fitting import FIT_DEFAULTS, PhysicsInformedSolver
 from pdebench_x.pdes import get_family
 from pdebench_x.pdes.base import LagrangianProblem
 from pdebench_x.pdes.instance import Axis

@@ -33,7 +33,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from pdebench_x.models.pinn import FIT_DEFAULTS, EulerianSolver, merge_fit
+from pdebench_x.models.fitting import FIT_DEFAULTS, merge_fit
+from pdebench_x.models.pinn import EulerianSolver
 from pdebench_x.pdes.instance import Axis
 
 
