@@ -31,13 +31,8 @@ import numpy as np
 
 from _common import header, set_threads
 
-
-def compose(overrides):
-    from hydra import compose as hcompose, initialize_config_dir
-
-    from pdebench_x.core.config import config_dir
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        return hcompose(config_name="train", overrides=overrides)
+from pdebench_x.core.config import compose_config
+from pdebench_x.core.files import METRICS_FILE
 
 
 def trained(data: str, model: str, epochs: int, run: str | None):
@@ -46,12 +41,12 @@ def trained(data: str, model: str, epochs: int, run: str | None):
     from pdebench_x.training.run import run_training
     if run is None:
         out = Path(tempfile.mkdtemp())
-        cfg = compose([f"data={data}", f"model={model}", f"trainer.max_epochs={epochs}",
-                       "trainer.enable_progress_bar=false", "checkpoint_every_n_steps=null",
-                       f"paths.output_dir={out}"])
+        cfg = compose_config([f"data={data}", f"model={model}", f"trainer.max_epochs={epochs}",
+                              "trainer.enable_progress_bar=false", "checkpoint_every_n_steps=null",
+                              f"paths.output_dir={out}"])
         record = run_training(cfg, out / "run")
     else:
-        record = json.loads((Path(run) / "metrics.json").read_text())
+        record = json.loads((Path(run) / METRICS_FILE).read_text())
         from omegaconf import OmegaConf
         cfg = OmegaConf.create(record["config"])
     task = OperatorTask.load_from_checkpoint(record["checkpoint"], map_location="cpu", weights_only=False).eval()
@@ -157,7 +152,7 @@ def main() -> None:
     parser.add_argument("--data", nargs="+", default=["ns", "darcy"])
     parser.add_argument("--model", default="fno")
     parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--run", default=None, help="a finished run directory (with metrics.json) to use")
+    parser.add_argument("--run", default=None, help=f"a finished run directory (with {METRICS_FILE}) to use")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     set_threads(args.threads)

@@ -19,15 +19,7 @@ import time
 
 from _common import header, set_threads
 
-MODELS = ["fno", "unet", "mgno", "sinenet", "prose"]
-
-
-def compose(overrides):
-    from hydra import compose as hcompose, initialize_config_dir
-
-    from pdebench_x.core.config import config_dir
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        return hcompose(config_name="train", overrides=overrides)
+from pdebench_x.core.config import compose_config, list_models
 
 
 def loader_rate(cfg, workers: int, batches: int) -> float:
@@ -77,7 +69,7 @@ def model_rate(cfg, steps: int) -> tuple[float, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", nargs="+", default=["darcy", "ns", "swe"])
-    parser.add_argument("--models", nargs="+", default=MODELS)
+    parser.add_argument("--models", nargs="+", help="default: every operator learner that supports the dataset")
     parser.add_argument("--workers", nargs="+", type=int, default=[0, 2])
     parser.add_argument("--batches", type=int, default=30)
     parser.add_argument("--steps", type=int, default=2)
@@ -88,12 +80,12 @@ def main() -> None:
     from pdebench_x.data.build import ensure_dataset, plan_from_config
     rows = []
     for data in args.data:
-        cfg = compose([f"data={data}"])
+        cfg = compose_config([f"data={data}"])
         ensure_dataset(plan_from_config(cfg.data, cfg.paths.data_dir))
-        loads = {w: loader_rate(compose([f"data={data}"]), w, args.batches) for w in args.workers}
+        loads = {w: loader_rate(compose_config([f"data={data}"]), w, args.batches) for w in args.workers}
         rates = {}
-        for model in args.models:
-            rates[model] = model_rate(compose([f"data={data}", f"model={model}"]), args.steps)
+        for model in args.models or list(list_models("operator", family=data)):
+            rates[model] = model_rate(compose_config([f"data={data}", f"model={model}"]), args.steps)
             print(f"{data}: {model} trains {rates[model][0]:.1f} samples/s (batch {rates[model][1]})", flush=True)
         slowest = min(rates, key=lambda m: rates[m][0])
         fastest = max(rates, key=lambda m: rates[m][0])

@@ -26,16 +26,20 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("PDEBENCH_X_ROOT", str(REPO))
 
-#: dataset (conf/data/<name>.yaml) -> models (conf/model/<name>.yaml) run on it at the small setting.
-OPERATORS = ["fno", "unet", "mgno", "sinenet", "prose"]
-PLAN = {"darcy": OPERATORS, "ns": OPERATORS, "swe": OPERATORS}
+# the checkout's package (on sys.path above)
+from pdebench_x.core.config import list_models
+from pdebench_x.core.files import METRICS_FILE
+
+#: The board's datasets at the small setting (conf/data/<name>.yaml); each is run with every operator
+#: learner whose conf/model/<name>.yaml supports it.
+DATASETS = ["darcy", "ns", "swe"]
 EPOCHS = 2
 SEEDS = (0, 1, 2)
 
 
 def train(dataset: str, model: str, seed: int, epochs: int, out: Path, extra: list[str]) -> Path:
     run_dir = out / f"{dataset}_{model}_seed{seed}"
-    if (run_dir / "metrics.json").exists():
+    if (run_dir / METRICS_FILE).exists():
         print(f"[make_board] {run_dir} already trained: reused", flush=True)
         return run_dir
     cmd = [sys.executable, "train.py", f"model={model}", f"data={dataset}", "data.preset=small", f"seed={seed}",
@@ -43,9 +47,9 @@ def train(dataset: str, model: str, seed: int, epochs: int, out: Path, extra: li
     print(f"[make_board] {' '.join(cmd[1:])}", flush=True)
     start = time.perf_counter()
     subprocess.run(cmd, cwd=REPO, check=True)
-    if not (run_dir / "metrics.json").exists():
+    if not (run_dir / METRICS_FILE).exists():
         # Lightning exits 0 after a SIGTERM without testing: say so instead of scoring half a run.
-        raise SystemExit(f"[make_board] {run_dir} ended without metrics.json (interrupted?); run the "
+        raise SystemExit(f"[make_board] {run_dir} ended without {METRICS_FILE} (interrupted?); run the "
                          "command again: finished runs are reused")
     print(f"[make_board] trained in {time.perf_counter() - start:.0f} s", flush=True)
     return run_dir
@@ -53,8 +57,8 @@ def train(dataset: str, model: str, seed: int, epochs: int, out: Path, extra: li
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--datasets", nargs="+", default=list(PLAN))
-    p.add_argument("--models", nargs="+", help="default: every model PLAN lists for the dataset")
+    p.add_argument("--datasets", nargs="+", default=DATASETS)
+    p.add_argument("--models", nargs="+", help="default: every operator learner that supports the dataset")
     p.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
     p.add_argument("--epochs", type=int, default=EPOCHS)
     p.add_argument("--out", type=Path, default=REPO / "outputs" / "board_runs")
@@ -67,7 +71,7 @@ def main(argv=None) -> int:
     board_dir = default_board_dir()
     fps = store.fingerprints_dir(board_dir)
     for dataset in args.datasets:
-        for model in args.models or PLAN[dataset]:
+        for model in args.models or list(list_models("operator", family=dataset)):
             runs = [train(dataset, model, s, args.epochs, args.out, args.extra) for s in args.seeds]
             setting = f"small: {dataset} small preset, {args.epochs} epochs on CPU, `benchmarks/make_board.py`"
             record = scoring.score_runs(runs, fps, default_data_root(), setting=setting,

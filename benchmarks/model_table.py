@@ -18,8 +18,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-MODELS = ["fno", "unet", "mgno", "sinenet", "prose"]
+from _common import ROOT
+
+from pdebench_x.core.config import list_models
+from pdebench_x.core.files import METRICS_FILE
+
 DATASETS = ["darcy", "ns", "swe"]
 
 # The papers' own headline figures, with their setting: another dataset, size and budget than ours.
@@ -33,7 +36,7 @@ PAPER = {
 
 
 def newest_metrics(outputs: Path, model: str, data: str) -> dict | None:
-    runs = sorted((outputs / f"{data}_{model}").glob("*/metrics.json"))
+    runs = sorted((outputs / f"{data}_{model}").glob(f"*/{METRICS_FILE}"))
     return json.loads(runs[-1].read_text()) if runs else None
 
 
@@ -56,7 +59,7 @@ def row(model: str, data: str, rec: dict | None) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="+", default=MODELS)
+    parser.add_argument("--models", nargs="+", help="default: every operator learner that supports the dataset")
     parser.add_argument("--data", nargs="+", default=DATASETS)
     parser.add_argument("--reuse", action="store_true", help="do not train; read the newest runs")
     parser.add_argument("--extra", nargs="*", default=[], help="extra Hydra overrides for every run")
@@ -64,7 +67,7 @@ def main() -> None:
     outputs = Path(os.environ.get("PDEBENCH_X_OUTPUTS", ROOT / "outputs"))
     rows = []
     for data in args.data:
-        for model in args.models:
+        for model in args.models or list(list_models("operator", family=data)):
             if not args.reuse:
                 run(model, data, args.extra)
             rows.append(row(model, data, newest_metrics(outputs, model, data)))

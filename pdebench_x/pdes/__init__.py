@@ -48,3 +48,10 @@ def get_family(name: str) -> PDEFamily:
 def family_names() -> list[str]:
     _discover()
     return sorted(_FAMILIES)
+
+
+def unregister(name: str) -> None:
+    """Forget the family called ``name`` (a plug-in's or a test's; a family file is found again)."""
+    global _DISCOVERED
+    _FAMILIES.pop(name, None)
+    _DISCOVERED = False
