@@ -30,7 +30,8 @@ from pdebench_x.leaderboard.board.tables import unverified
 from pdebench_x.leaderboard.scoring import predictions
 from pdebench_x.leaderboard.scoring.provenance import sha256_file
 from pdebench_x.leaderboard.scoring.records import aggregate, instances_block
-from pdebench_x.leaderboard.schema import NON_MEAN_METRICS, RecordError, consistency_errors, dump_record, validate_record
+from pdebench_x.leaderboard.checks import NON_MEAN_METRICS, consistency_errors
+from pdebench_x.leaderboard.schema import RecordError, dump_record, validate_record
 from pdebench_x.evaluation.metrics import AGGREGATION
 
 SHIPPED = REPO / "leaderboard"

@@ -34,8 +34,8 @@ from pdebench_x.leaderboard.scoring.predictions import score_predictions_file
 from pdebench_x.leaderboard.scoring.provenance import sha256_file
 from pdebench_x.leaderboard.scoring.records import aggregate, instances_block
 from pdebench_x.leaderboard.scoring.runs import wandb_run_path
-from pdebench_x.leaderboard.schema import (RecordError, dump_record, load_schema, mean_std, schema_errors,
-                                           validate_record)
+from pdebench_x.leaderboard.schema import RecordError, dump_record, load_schema, schema_errors, validate_record
+from pdebench_x.leaderboard.statistics import mean_std
 
 REPO = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent

@@ -18,7 +18,7 @@ from conftest import compose_config
 
 from pdebench_x.core.config import list_models
 from pdebench_x.evaluation.metrics import PRIMARY_METRIC
-from pdebench_x.leaderboard.schema import primary_section
+from pdebench_x.leaderboard.statistics import primary_section
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

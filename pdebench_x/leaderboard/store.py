@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from pdebench_x.leaderboard.fingerprint import FingerprintMismatch, FingerprintMissing, load_fingerprint
-from pdebench_x.leaderboard.schema import ARTIFACT_HASHES, RecordError, dump_record, load_record, validate_record
+from pdebench_x.leaderboard.checks import ARTIFACT_HASHES
+from pdebench_x.leaderboard.schema import RecordError, dump_record, load_record, validate_record
 
 
 class DuplicateSubmission(ValueError):

@@ -10,7 +10,7 @@ from collections import defaultdict
 from typing import Any, Iterable, Mapping
 
 from pdebench_x.evaluation.metrics import PRIMARY_METRIC
-from pdebench_x.leaderboard.schema import ARTIFACT_HASHES
+from pdebench_x.leaderboard.checks import ARTIFACT_HASHES
 
 #: Columns of a dataset table after the primary metric: (metric key, header).
 METRIC_COLUMNS = [

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from pdebench_x.leaderboard.fingerprint import load_fingerprint, official_split
-from pdebench_x.leaderboard.schema import primary_section
+from pdebench_x.leaderboard.statistics import primary_section
 from pdebench_x.leaderboard.scoring.errors import ScoringError
 from pdebench_x.leaderboard.scoring.per_instance_runs import score_per_instance_runs
 from pdebench_x.leaderboard.scoring.provenance import sha256_file

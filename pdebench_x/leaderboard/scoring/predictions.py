@@ -1,14 +1,18 @@
-"""Bring your own predictions: an HDF5 file per training seed, from any framework, into a record.
+"""Bring your own predictions: an HDF5 file per training seed, from any framework, into a record;
+or arrays in memory into the metrics such a file would get (:func:`score_prediction_arrays`).
 
 The file's layout (:data:`PREDICTIONS_LAYOUT`) is checked against the official test split
 (dataset, field names, shapes, sample order, dtypes) before anything is scored; the metrics are
-those of :mod:`pdebench_x.evaluation.metrics`, the code every other solver is scored with.
+those of :mod:`pdebench_x.evaluation.metrics`, the code every other solver is scored with. Files
+and arrays pass the same checks of names, shapes and dtypes and are scored by one function
+(:func:`_score`).
 """
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import h5py
 import numpy as np
@@ -19,6 +23,10 @@ from pdebench_x.leaderboard.scoring.errors import ScoringError
 from pdebench_x.leaderboard.scoring.provenance import sha256_file
 from pdebench_x.leaderboard.scoring.records import build_record, instances_block, require_seeds, seed_instances
 from pdebench_x.leaderboard.scoring.runs import instance_choice
+
+if TYPE_CHECKING:
+    from pdebench_x.data.datamodule import WindowDataset
+    from pdebench_x.data.formats import FieldSource
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +46,16 @@ HDF5 file, one per training seed:
 
 #: The dtypes a predictions array may have: real floating point (scored in float64).
 PREDICTION_DTYPES = ("float16", "float32", "float64")
+
+
+def _dtype_problem(label: str, dtype: Any) -> str | None:
+    """Why an array of ``dtype`` cannot be scored (None: it can): integers, booleans, complex
+    numbers or strings would be cast into meaningless scores."""
+    name = dtype.name if isinstance(dtype, np.dtype) else str(dtype).removeprefix("torch.")  # numpy or torch
+    if name in PREDICTION_DTYPES:
+        return None
+    return (f"{label} has dtype {dtype}; predictions must be real floating point ({', '.join(PREDICTION_DTYPES)}): "
+            "write them as float32 or float64 in physical units")
 
 
 def _attr(f: h5py.File, name: str, default=None):
@@ -66,16 +84,52 @@ def write_predictions(path: str | Path, dataset: str, solver: str, seed: int, pr
     return path
 
 
-def _expected_targets(fp: Mapping[str, Any], data_root: str | Path):
-    """The official test targets as WindowDataset items, the source and the scored-frame offset."""
+@dataclass(frozen=True)
+class _Targets:
+    """An official split's targets as WindowDataset items, and what a prediction of them must be."""
+
+    split: str
+    dataset: WindowDataset
+    source: FieldSource
+    offset: int                  # the trajectory frame of the first scored frame
+    channels: list[str]          # the target channels, in order
+    shape: tuple[int, ...]       # one channel's predictions: (N, T, X, Y)
+
+    def describe(self) -> str:
+        n, t, *xy = self.shape
+        return f"{n} {self.split} samples, {t} scored frame(s), grid {xy}"
+
+
+def _expected_targets(fp: Mapping[str, Any], data_root: str | Path, split: str = "test") -> _Targets:
+    """The official ``split``'s targets (generated if missing, checked against the fingerprint)."""
     from pdebench_x.data.datamodule import WindowDataset, frame_range
     from pdebench_x.data.formats import open_source
-    path = official_split(fp, data_root, "test")
+    path = official_split(fp, data_root, split)
     source = open_source(path, "well")
     problem = fp["problem"]
     dataset = WindowDataset(source, problem, train=False)
     offset = 0 if problem["kind"] == "steady" else frame_range(source, problem)[0] + int(problem["history"])
-    return dataset, source, offset
+    first_y = dataset[0]["y"]
+    shape = (len(dataset), first_y.shape[0], *first_y.shape[-2:])
+    return _Targets(split, dataset, source, offset, list(fp["test"]["target_channels"]), shape)
+
+
+def _name_problems(found: Sequence[str], channels: Sequence[str]) -> list[str]:
+    found = sorted(found)
+    missing = [c for c in channels if c not in found]
+    extra = [c for c in found if c not in channels]
+    if not (missing or extra):
+        return []
+    return [f"field names {found} do not match the targets {list(channels)}"
+            + (f" (missing {missing})" if missing else "") + (f" (unexpected {extra})" if extra else "")]
+
+
+def _shape_problems(predictions: Mapping[str, Any], targets: _Targets, label: str) -> list[str]:
+    """``label``: how a channel's array is named in the message, a format string of the channel."""
+    n, t, *xy = targets.shape
+    return [f"{label.format(c)} has shape {list(predictions[c].shape)}, expected [N, T, X, Y] = {[n, t, *xy]} "
+            f"({targets.describe()})"
+            for c in targets.channels if tuple(predictions[c].shape) != targets.shape]
 
 
 def _open_predictions(path: Path) -> h5py.File:
@@ -86,34 +140,65 @@ def _open_predictions(path: Path) -> h5py.File:
 
 
 def check_prediction_dtypes(path: str | Path) -> None:
-    """Refuse (ScoringError, one line) a file whose /predictions arrays are not real floating point:
-    integers, booleans, complex numbers or strings would be cast into meaningless scores."""
+    """Refuse (ScoringError, one line) a file whose /predictions arrays are not real floating point."""
     path = Path(path)
     with _open_predictions(path) as f:
         group = f.get("predictions")
         for name in sorted(group.keys()) if isinstance(group, h5py.Group) else []:
             if not isinstance(group[name], h5py.Dataset):
                 raise ScoringError(f"{path}: /predictions/{name} is a group, not an array of predictions")
-            dtype = group[name].dtype
-            if dtype.name not in PREDICTION_DTYPES:
-                raise ScoringError(f"{path}: /predictions/{name} has dtype {dtype}; predictions must be real "
-                                   f"floating point ({', '.join(PREDICTION_DTYPES)}): write them as float32 or "
-                                   "float64 in physical units")
+            problem = _dtype_problem(f"{path}: /predictions/{name}", group[name].dtype)
+            if problem:
+                raise ScoringError(problem)
+
+
+def _score(predictions: Mapping[str, Any], targets: _Targets, fp: Mapping[str, Any], where: str,
+           instances: tuple[int, int | None] | None = None,
+           batch: int = 16) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """(metrics ``{"steady"|"rollout": summary}``, K-instance section or None) of checked predictions.
+
+    ``predictions``: {channel: [N, T, X, Y] array} (numpy arrays or HDF5 datasets, read ``batch``
+    rows at a time), rows in split order; ``where``: what they are called in an error message;
+    ``instances`` (K, seed): the K-instance section too.
+    """
+    import torch
+
+    from pdebench_x.evaluation.metrics import MetricAccumulator
+    n, channels = targets.shape[0], targets.channels
+    acc = MetricAccumulator(domain_area=domain_measure(targets.source.info.x, targets.source.info.y))
+    for start in range(0, n, batch):
+        stop = min(start + batch, n)
+        pred = np.stack([np.asarray(predictions[c][start:stop], dtype=np.float64) for c in channels], axis=2)
+        bad = ~np.isfinite(pred)
+        if bad.any():
+            rows = sorted(set((np.nonzero(bad)[0] + start).tolist()))[:5]
+            raise ScoringError(f"{where} hold NaN or infinite values (samples {rows}...); a "
+                               "diverged solver cannot be ranked")
+        y = torch.stack([targets.dataset[i]["y"] for i in range(start, stop)])
+        acc.update(torch.from_numpy(pred), y)
+    summary = acc.summary(channels, targets.offset)
+    section = "steady" if fp["problem"]["kind"] == "steady" else "rollout"
+    on_k = None
+    if instances is not None:
+        k, k_seed = instances
+        if k <= n:
+            from pdebench_x.evaluation.instances import instance_section, select_instances
+            indices = select_instances(n, k, k_seed)
+            # rows are in split order (checked by the callers): row i is sample i
+            on_k = instance_section(acc, indices, indices, k, k_seed, fp["problem"]["kind"], channels,
+                                    targets.offset)
+        else:
+            log.warning("K = %d instances but %s has %d test samples: no K-instance section", k, fp["dataset"], n)
+    return {section: summary}, on_k
 
 
 def score_predictions_file(path: str | Path, fp: Mapping[str, Any], data_root: str | Path,
                            batch: int = 16) -> tuple[dict[str, Any], dict[str, Any]]:
     """(seed entry, file attributes) of one predictions file, every layout fact checked."""
-    import torch
-
-    from pdebench_x.evaluation.metrics import MetricAccumulator
     path = Path(path)
     check_prediction_dtypes(path)
-    dataset, source, offset = _expected_targets(fp, data_root)
-    channels = list(fp["test"]["target_channels"])
-    n = len(dataset)
-    first_y = dataset[0]["y"]
-    t, xy = first_y.shape[0], tuple(first_y.shape[-2:])
+    targets = _expected_targets(fp, data_root)
+    n = targets.shape[0]
     with _open_predictions(path) as f:
         attrs = {k: _attr(f, k) for k in f.attrs}
         problems = []
@@ -124,20 +209,10 @@ def score_predictions_file(path: str | Path, fp: Mapping[str, Any], data_root: s
                 problems.append(f"root attribute {key!r} is missing")
         if "predictions" not in f:
             problems.append("group /predictions is missing")
-            found = []
         else:
-            found = sorted(f["predictions"].keys())
-        missing = [c for c in channels if c not in found]
-        extra = [c for c in found if c not in channels]
-        if found and (missing or extra):
-            problems.append(f"field names {found} do not match the targets {channels}"
-                            + (f" (missing {missing})" if missing else "") + (f" (unexpected {extra})" if extra else ""))
+            problems += _name_problems(list(f["predictions"].keys()), targets.channels)
         if not problems:
-            for c in channels:
-                shape = tuple(f["predictions"][c].shape)
-                if shape != (n, t) + xy:
-                    problems.append(f"/predictions/{c} has shape {list(shape)}, expected [N, T, X, Y] = "
-                                    f"{[n, t, *xy]} ({n} test samples, {t} scored frame(s), grid {list(xy)})")
+            problems += _shape_problems(f["predictions"], targets, "/predictions/{}")
             if "sample_index" not in f:
                 problems.append("/sample_index is missing: give the test-split index of each row (0..N-1)")
             else:
@@ -149,31 +224,11 @@ def score_predictions_file(path: str | Path, fp: Mapping[str, Any], data_root: s
         if problems:
             raise ScoringError(f"{path} does not match the official test split of {fp['dataset']}:\n"
                                + "\n".join(f"  - {p}" for p in problems) + "\nExpected layout:\n" + PREDICTIONS_LAYOUT)
-        acc = MetricAccumulator(domain_area=domain_measure(source.info.x, source.info.y))
-        for start in range(0, n, batch):
-            stop = min(start + batch, n)
-            pred = np.stack([np.asarray(f["predictions"][c][start:stop], dtype=np.float64) for c in channels], axis=2)
-            bad = ~np.isfinite(pred)
-            if bad.any():
-                rows = sorted(set((np.nonzero(bad)[0] + start).tolist()))[:5]
-                raise ScoringError(f"{path}: predictions hold NaN or infinite values (samples {rows}...); a "
-                                   "diverged solver cannot be ranked")
-            y = torch.stack([dataset[i]["y"] for i in range(start, stop)])
-            acc.update(torch.from_numpy(pred), y)
-    summary = acc.summary(channels, offset)
-    section = "steady" if fp["problem"]["kind"] == "steady" else "rollout"
-    on_k = None
-    k, k_seed = _predictions_instance_choice(attrs, fp)
-    if k <= n:
-        from pdebench_x.evaluation.instances import instance_section, select_instances
-        indices = select_instances(n, k, k_seed)
-        # rows are in test-split order (sample_index checked above): row i is sample i
-        on_k = instance_section(acc, indices, indices, k, k_seed, fp["problem"]["kind"], channels, offset)
-    else:
-        log.warning("K = %d instances but %s has %d test samples: no K-instance section", k, fp["dataset"], n)
+        metrics, on_k = _score(f["predictions"], targets, fp, f"{path}: predictions",
+                               _predictions_instance_choice(attrs, fp), batch)
     entry = {
         "seed": int(attrs["seed"]),
-        "metrics": {section: summary},
+        "metrics": metrics,
         "zero_shot": None,
         "n_parameters": None if attrs.get("n_parameters") is None else int(attrs["n_parameters"]),
         "train_seconds": None if attrs.get("train_seconds") is None else float(attrs["train_seconds"]),
@@ -185,6 +240,56 @@ def score_predictions_file(path: str | Path, fp: Mapping[str, Any], data_root: s
         "instances": seed_instances(on_k),
     }
     return entry, attrs
+
+
+def _as_channel_arrays(predictions: Any, targets: _Targets) -> tuple[dict[str, Any], list[str]]:
+    """In-memory predictions -> ({channel: numpy array}, problems): a mapping {channel: array}, or
+    one array [N, T, C, X, Y] in target channel order; numpy arrays, torch tensors, array-likes."""
+    import torch
+
+    def as_array(value: Any, label: str) -> tuple[Any, str | None]:
+        if isinstance(value, torch.Tensor):
+            problem = _dtype_problem(label, value.dtype)
+            return (None, problem) if problem else (value.detach().cpu().numpy(), None)
+        value = np.asarray(value)
+        return value, _dtype_problem(label, value.dtype)
+
+    channels = targets.channels
+    if isinstance(predictions, Mapping):
+        problems = _name_problems([str(k) for k in predictions], channels)
+        if problems:
+            return {}, problems
+        arrays, problems = {}, []
+        for c in channels:
+            arrays[c], problem = as_array(predictions[c], f"predictions[{c!r}]")
+            problems += [problem] if problem else []
+        return arrays, problems or _shape_problems(arrays, targets, "predictions[{!r}]")
+    array, problem = as_array(predictions, "predictions")
+    if problem:
+        return {}, [problem]
+    n, t, *xy = targets.shape
+    expected = (n, t, len(channels), *xy)
+    if array.shape != expected:
+        return {}, [f"predictions has shape {list(array.shape)}, expected [N, T, C, X, Y] = {list(expected)} "
+                    f"({targets.describe()}, channels {channels})"]
+    return {c: array[:, :, i] for i, c in enumerate(channels)}, []
+
+
+def score_prediction_arrays(predictions: Any, fp: Mapping[str, Any], data_root: str | Path,
+                            split: str = "test") -> dict[str, Any]:
+    """The metrics ``{"steady"|"rollout": summary}`` of in-memory predictions of an official split
+    (``"test"``, or ``"zero_shot"`` where the fingerprint has one): on the test split, exactly a
+    predictions file's seed entry ``metrics``. Names, shapes and dtypes are checked as in a file;
+    rows are in split order."""
+    targets = _expected_targets(fp, data_root, split)
+    arrays, problems = _as_channel_arrays(predictions, targets)
+    if problems:
+        raise ScoringError(f"the predictions do not match the official {split} split of {fp['dataset']}:\n"
+                           + "\n".join(f"  - {p}" for p in problems) + "\nExpected: {channel: array [N, T, X, Y]} "
+                           f"for the channels {targets.channels}, or one array [N, T, C, X, Y], channels in that "
+                           "order; real floating point, physical units, rows in split order")
+    metrics, _ = _score(arrays, targets, fp, "the predictions")
+    return metrics
 
 
 def _predictions_instance_choice(attrs: Mapping[str, Any], fp: Mapping[str, Any]) -> tuple[int, int | None]:

@@ -10,8 +10,9 @@ import math
 from typing import Any, Mapping, Sequence
 
 from pdebench_x.evaluation.metrics import PRIMARY_METRIC
-from pdebench_x.leaderboard.schema import (CURRENT_VERSION, MIN_SEEDS, instance_spread, mean_std, primary_section,
-                                           validate_record)
+from pdebench_x.leaderboard.checks import MIN_SEEDS
+from pdebench_x.leaderboard.schema import CURRENT_VERSION, validate_record
+from pdebench_x.leaderboard.statistics import instance_spread, mean_std, primary_section
 from pdebench_x.leaderboard.scoring.errors import ScoringError
 from pdebench_x.leaderboard.scoring.provenance import provenance
 
