@@ -67,7 +67,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     from pdebench_x.leaderboard import board, scoring, store
-    from pdebench_x.leaderboard.locations import default_board_dir, default_data_root
+    from pdebench_x.core.paths import board_dir as default_board_dir, data_root as default_data_root
     board_dir = default_board_dir()
     fps = store.fingerprints_dir(board_dir)
     for dataset in args.datasets:

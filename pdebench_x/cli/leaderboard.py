@@ -30,12 +30,12 @@ def _split_key_values(args: argparse.Namespace) -> None:
 
 
 def _board(args) -> Path:
-    from pdebench_x.leaderboard.locations import default_board_dir
+    from pdebench_x.core.paths import board_dir as default_board_dir
     return Path(args.board) if args.board else default_board_dir()
 
 
 def _data_root(args) -> Path:
-    from pdebench_x.leaderboard.locations import default_data_root
+    from pdebench_x.core.paths import data_root as default_data_root
     return Path(args.data_root) if args.data_root else default_data_root()
 
 

@@ -10,6 +10,7 @@ from typing import Sequence
 from omegaconf import DictConfig, OmegaConf
 
 from pdebench_x.core.config_schema import SCHEMA_GROUP, register_schemas
+from pdebench_x.core.paths import register_resolver
 
 _CONF = Path(__file__).resolve().parents[1] / "conf"
 
@@ -18,6 +19,7 @@ def config_dir() -> Path:
     """The directory of ``train.yaml`` and the config groups, ready to compose: the schemas the
     model yamls extend are registered in Hydra's ConfigStore first (composing needs them)."""
     register_schemas()
+    register_resolver()
     return _CONF
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 from pdebench_x.leaderboard.fingerprint import load_fingerprint
-from pdebench_x.leaderboard.locations import default_board_dir, default_data_root
+from pdebench_x.core.paths import board_dir as default_board_dir, data_root as default_data_root
 from pdebench_x.leaderboard.scoring.errors import ScoringError
 from pdebench_x.leaderboard.scoring.predictions import score_prediction_arrays
 from pdebench_x.leaderboard.store import fingerprints_dir
