@@ -52,11 +52,8 @@ def check_launch(trainer_cfg: Mapping[str, Any]) -> None:
     command is the whole sweep, and the basic launcher runs its jobs one after another in
     one process. Each job of a submitit launcher is a process of its own, with its own tasks.
     """
-    try:
-        from hydra.core.hydra_config import HydraConfig
-        from hydra.types import RunMode
-    except ImportError:  # pragma: no cover
-        return
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
     if not HydraConfig.initialized():
         return
     hc = HydraConfig.get()

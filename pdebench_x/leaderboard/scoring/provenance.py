@@ -48,7 +48,7 @@ def hardware() -> dict[str, Any]:
 
 
 def library_versions() -> dict[str, Any]:
-    from pdebench_x.training.run import environment  # lightning and friends: loaded only to build a record
+    from pdebench_x.training.common import environment  # lightning and friends: loaded only to build a record
     out = {"python": platform.python_version(), "numpy": np.__version__, "h5py": h5py.__version__,
            "platform": platform.platform()}
     out.update(environment())
@@ -63,7 +63,7 @@ def provenance(**machines: Any) -> dict[str, Any]:
     """A record's provenance fields, in record order: the scoring machine's hardware (beside it
     ``machines``, by role: ``training=`` the training run's environment), library versions, git
     commit, creation time and the scorer's version and command line."""
-    from pdebench_x.training.run import git_commit
+    from pdebench_x.training.common import git_commit
     return {
         "hardware": {"scoring": hardware(), **machines},
         "environment": library_versions(),
