@@ -53,7 +53,7 @@ def model_rate(cfg, steps: int) -> tuple[float, int]:
     def step():
         cond = task.make_cond(batch)
         pred, aux = task.rollout(x, y.shape[1], cond, with_aux=True)
-        loss = task._loss(pred, y) + (sum(aux.values()) if aux else 0.0)
+        loss = task._loss(pred, y, x=x) + (sum(aux.values()) if aux else 0.0)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -102,7 +102,7 @@ def one(name: str, batch: int) -> dict:
     start = time.perf_counter()
     cond = task.make_cond({"scalars": scalars})
     pred, aux = task.rollout(x, y.shape[1], cond, with_aux=True)
-    loss = task._loss(pred, y) + (sum(aux.values()) if aux else 0.0)
+    loss = task._loss(pred, y, x=x) + (sum(aux.values()) if aux else 0.0)
     loss.backward()
     opt.step()
     if device == "cuda":

@@ -96,7 +96,7 @@ def plain_steps(cfg, n_steps: int, warmup: int) -> list[float]:
         if i == n_steps + warmup:
             break
         x, y = batch["x"], batch["y"]
-        loss = task._loss(task.rollout(x, y.shape[1]), y)
+        loss = task._loss(task.rollout(x, y.shape[1]), y, x=x)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

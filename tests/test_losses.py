@@ -150,7 +150,7 @@ def test_h1_gradient_matches_finite_differences(method):
 
 
 def test_unknown_name_and_bad_options_raise_clear_errors():
-    with pytest.raises(ValueError, match="mse, rel_h1, rel_l2, rel_l2_per_field"):
+    with pytest.raises(ValueError, match="mse, rel_h1, rel_h1_mgno, rel_l2, rel_l2_per_field"):
         L.build_loss("l2")
     with pytest.raises(ValueError, match="domain_size"):
         L.build_loss("rel_l2", domain_size=1.0)

@@ -22,6 +22,7 @@ from pdebench_x.models.mgno import MgNO, Prolongation, VCycle
 MODEL_YAML = CONF_DIR / "model/mgno.yaml"
 DARCY_YAML = CONF_DIR / "experiment/mgno_paper.yaml"
 NS_YAML = CONF_DIR / "experiment/mgno_ns_paper.yaml"
+SMOOTH_YAML = CONF_DIR / "experiment/mgno_smooth_paper.yaml"
 
 
 @pytest.fixture(autouse=True)
@@ -77,14 +78,15 @@ def test_configs_are_complete_and_consistent():
     cfg = OmegaConf.load(MODEL_YAML)
     assert cfg.name == "mgno" and cfg.net._target_ == "pdebench_x.models.mgno.MgNO"
     assert cfg.recipe.loss == "rel_l2" and cfg.recipe.loss_space == "physical"
-    for path, loss in ((DARCY_YAML, "rel_h1"), (NS_YAML, "rel_l2")):
+    # every value of the paper recipes against the official code: tests/test_recipes_mgno_sinenet.py
+    for path, loss, family in ((DARCY_YAML, "rel_h1_mgno", "darcy"), (SMOOTH_YAML, "rel_h1_mgno", "darcy"),
+                               (NS_YAML, "rel_l2", "ns")):
         assert path.read_text().splitlines()[0].strip() == "# @package _global_"
         exp = compose_config([f"experiment={path.stem}"])  # the experiment over the model yaml
         rec = exp.model.recipe
-        assert rec.loss == loss and rec.loss_space == "physical"
-        assert rec.optimizer.lr == pytest.approx(5e-4) and rec.optimizer.weight_decay == pytest.approx(1e-4)
-        assert rec.scheduler.name == "onecycle" and rec.scheduler.pct_start == pytest.approx(0.2)
-        assert exp.data.batch_size == 8 and exp.trainer.max_epochs > 0
+        assert rec.loss == loss and rec.loss_space == "physical" and exp.data.family == family
+        assert rec.scheduler.name == "onecycle" and rec.scheduler.interval == "epoch"
+        assert exp.trainer.max_epochs > 0
 
 
 def test_output_shapes_at_two_resolutions():
@@ -181,6 +183,44 @@ def test_periodic_prolongation_wraps_around():
     Pz.conv.weight.data.copy_(P.conv.weight.data)
     diff = (Pz(v) - P(v)).abs()
     assert diff[..., 1:-1, 1:-1].max() < 1e-12 and diff.max() > 1e-3
+
+
+@pytest.mark.parametrize("n_coarse,n_fine", [(3, 5), (3, 6), (4, 7)])
+@pytest.mark.parametrize("padding", ["zeros", "circular"])
+def test_kernel3_prolongation_reaches_odd_and_even_grids(padding, n_coarse, n_fine):
+    """(P v)[o] = sum_{2j + k - 1 = o} K[k] v[j] per direction, j taken modulo n with circular padding,
+    for every fine index o < n_fine (2n - 1 or 2n): the 3x3 kernel of MgNO_DC_smooth."""
+    torch.manual_seed(8)
+    P = Prolongation(2, padding, kernel=3).double()
+    K = P.conv.weight  # [C_in, C_out, 3, 3]
+    v = torch.randn(1, 2, n_coarse, n_coarse, dtype=torch.float64)
+    ref = torch.zeros(1, 2, n_fine, n_fine, dtype=torch.float64)
+    for o1 in range(n_fine):
+        for o2 in range(n_fine):
+            for k1 in range(3):
+                for k2 in range(3):
+                    j1, j2 = (o1 + 1 - k1) / 2, (o2 + 1 - k2) / 2
+                    if j1 != int(j1) or j2 != int(j2):
+                        continue
+                    j1, j2 = int(j1), int(j2)
+                    if padding == "circular":
+                        j1, j2 = j1 % n_coarse, j2 % n_coarse
+                    elif not (0 <= j1 < n_coarse and 0 <= j2 < n_coarse):
+                        continue
+                    ref[0, :, o1, o2] += K[:, :, k1, k2].T @ v[0, :, j1, j2]
+    torch.testing.assert_close(P(v, (n_fine, n_fine)), ref)
+
+
+def test_smooth_paper_model_runs_on_its_odd_grid_only():
+    """MgNO_DC_smooth's kernels (3, 4, 3, 3, 4) carry 211 -> 106 -> 53 -> 27 -> 14 -> 7 back up."""
+    model = build(paper_net(SMOOTH_YAML)).eval()
+    assert count_parameters(model) == 678_093  # the official MgNO_DC_smooth
+    with torch.no_grad():
+        assert model(torch.randn(1, 1, 1, 211, 211)).shape == (1, 1, 1, 211, 211)
+    with pytest.raises(ValueError, match="even grid at the levels whose kernel is 4"):
+        model.check_grid((213, 211))
+    with pytest.raises(ValueError, match="entries must be 3 or 4"):
+        MgNO(1, 1, 1, 1, levels=3, prolongation_kernel=[5, 4])
 
 
 @pytest.mark.parametrize("restrict", ["residual", "source"])

@@ -4,6 +4,7 @@ solve."""
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -122,3 +123,17 @@ def test_bad_settings_are_refused():
         GaussianField(AXES, 1, sigma_init=0.0)
     with pytest.raises(ValueError, match="must have name 'adam' or 'lbfgs'"):
         PIGSolver(fit={"optimizers": [{"name": "sgd", "iterations": 3}]})
+
+
+def test_steady_problems_take_their_own_optimiser_sequence():
+    """fit.steady_optimizers (the official steady script's L-BFGS) for a steady instance, fit.optimizers
+    (the time-dependent scripts' Adam) otherwise; null: fit.optimizers for both."""
+    adam = [{"name": "adam", "iterations": 3, "lr": 1e-2}]
+    lbfgs = [{"name": "lbfgs", "iterations": 2, "lr": 1.0}]
+    steady, rollout = SimpleNamespace(kind="steady"), SimpleNamespace(kind="rollout")
+    solver = PIGSolver(fit={"optimizers": adam, "steady_optimizers": lbfgs})
+    assert solver.optimizer_stages(steady) == lbfgs and solver.optimizer_stages(rollout) == adam
+    plain = PIGSolver(fit={"optimizers": adam})
+    assert plain.optimizer_stages(steady) == adam == plain.optimizer_stages(rollout)
+    with pytest.raises(ValueError, match="fit.steady_optimizers must be a non-empty list"):
+        PIGSolver(fit={"steady_optimizers": []})

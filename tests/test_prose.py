@@ -130,6 +130,14 @@ def test_ablation_reads_no_symbols():
     assert torch.equal(pred, a)
 
 
+def test_symbol_metrics_only_when_the_decoder_cannot_copy():
+    """Reading the full equation, the decoder could score by copying it: no symbol metric then."""
+    x = torch.randn(2, 2, 1, 32, 32)
+    assert tiny().eval().extra_metrics(x, ns_cond([1e-3, 1e-4])) == {}
+    assert set(tiny(symbol_input="skeleton").eval().extra_metrics(x, ns_cond([1e-3, 1e-4]))) == {
+        "symbol_accuracy", "symbol_exact"}
+
+
 def test_skeleton_input_hides_the_numbers():
     model = tiny(symbol_input="skeleton").eval()
     x = torch.randn(2, 2, 1, 32, 32)
@@ -239,8 +247,9 @@ def test_small_config_builds_and_runs():
 
 @pytest.fixture(scope="module")
 def overfit_run():
-    """Train TINY on 4 samples (rel L2 + symbol CE, Adam 1e-2) until the fields are fitted to 5%
-    and the greedy equations are exact, at most 300 steps; returns the final state."""
+    """Train TINY, reading the skeleton (the symbol metrics' setting), on 4 samples (rel L2 + symbol
+    CE, Adam 1e-2) until the fields are fitted to 5% and the greedy equations, coefficients read
+    from the data, are exact, at most 300 steps; returns the final state."""
     torch.set_num_threads(1)
     torch.manual_seed(0)
     n, g = 32, torch.Generator().manual_seed(1)
@@ -259,7 +268,7 @@ def overfit_run():
         frames.append(heat(frames[-1]))
     x, y = torch.stack(frames[:2], 1)[:, :, None], torch.stack(frames[2:], 1)[:, :, None]
     cond = {"family": "burgers", "scalars": {"nu": nu}}
-    model = tiny()
+    model = tiny(symbol_input="skeleton")
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     rel, metrics, step = None, None, 0
     for step in range(1, 301):
@@ -297,7 +306,7 @@ def test_symbol_accuracy_reaches_one(overfit_run):
 
 
 def test_symbol_accuracy_is_low_untrained():
-    model = tiny().eval()
+    model = tiny(symbol_input="skeleton").eval()
     x = torch.randn(2, 2, 1, 32, 32)
     metrics = model.extra_metrics(x, ns_cond([1e-3, 1e-4]))
     assert metrics["symbol_accuracy"].shape == (2,)

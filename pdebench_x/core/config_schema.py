@@ -41,7 +41,11 @@ class Recipe:
     scheduler: Optional[Dict[str, Any]] = None   # {name: cosine | onecycle | ..., ...}; null: constant
     train_mode: str = "one_step"              # one_step | unroll
     monitor: str = "val/loss"                 # val/loss | val/rollout_loss (the checkpoint selection)
+    val_loss: Optional[str] = None            # the loss of val/loss (a name of training/losses.py); null: `loss`
+    rollout_loss: Optional[str] = None        # the loss of val/rollout_loss; null: FNO's relative L2 of the rollout
     gradient_clip_val: Optional[float] = None
+    normalization: str = "dataset"           # dataset (train-split statistics) | per_sample (each input window's own)
+    steps_per_epoch: Optional[int] = None     # optimiser steps per epoch, whatever the data size; null: one pass
 
 
 @dataclass

@@ -163,7 +163,7 @@ class PDEDataModule(L.LightningDataModule):
     """Generated (The Well schema) or external (any known layout) data, as windows."""
 
     def __init__(self, data: Mapping[str, Any], root: str | Path = "datasets", target_steps: int | None = None,
-                 batch_size: int | None = None) -> None:
+                 batch_size: int | None = None, steps_per_epoch: int | None = None) -> None:
         super().__init__()
         self.cfg = to_plain(data)
         self.root = Path(root)
@@ -171,6 +171,7 @@ class PDEDataModule(L.LightningDataModule):
         self.batch_size = int(batch_size or self.cfg.get("batch_size", 16))
         self.num_workers = int(self.cfg.get("num_workers", 0))
         self.target_steps = target_steps
+        self.steps_per_epoch = steps_per_epoch   # train batches per epoch (None: one pass over the windows)
         self.sources: dict[str, FieldSource] = {}
         self.stats: tuple[np.ndarray, np.ndarray] | None = None
         self.spec: ProblemSpec | None = None
@@ -257,7 +258,8 @@ class PDEDataModule(L.LightningDataModule):
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         # Samplers that split every split across DDP processes (one process: the whole split):
         # train shuffled per epoch and resumable mid-epoch, valid/test unpadded (see data/loaders.py).
-        return make_loader(self.dataset(split), "train" if shuffle else split, self.batch_size, self.num_workers)
+        return make_loader(self.dataset(split), "train" if shuffle else split, self.batch_size, self.num_workers,
+                           steps_per_epoch=self.steps_per_epoch if shuffle else None)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

@@ -16,6 +16,13 @@ Resuming mid-epoch: :class:`ResumableLoader` counts the batches it has handed ou
 Lightning saves that count (``state_dict``) into every checkpoint and, on restart, gives it
 back (``load_state_dict``) before the epoch's iterator is created: the sampler then skips the
 samples already trained on, so a resumed run sees exactly the batches an uninterrupted one does.
+
+A step budget (``steps_per_epoch``, a recipe setting) makes an epoch a fixed number of batches
+whatever the number of windows, as PROSE-FD's ``n_steps_per_epoch`` over its endless, cycled,
+shuffled stream: the windows are read as one endless stream of permutations P_0 P_1 P_2 ...
+(P_j = ``randperm(N)`` seeded ``seed + j``) and epoch e takes the next ``W * steps * b``
+positions of it, dealt out as above (rank r <- positions r, r + W, ...). Every window comes once
+per pass over the stream, an epoch may end inside a pass, and resuming mid-epoch skips as above.
 """
 from __future__ import annotations
 
@@ -45,19 +52,41 @@ class TrainSampler(DistributedSampler):
     """Shuffled, unpadded share of one process (see the module docstring); resumable mid-epoch."""
 
     def __init__(self, dataset: Dataset, seed: int = 0, num_replicas: int | None = None,
-                 rank: int | None = None, shuffle: bool = True) -> None:
+                 rank: int | None = None, shuffle: bool = True, samples_per_epoch: int | None = None) -> None:
         num_replicas, rank = _replicas_and_rank(dataset, num_replicas, rank, "the train split has {n} windows")
         super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=shuffle, seed=seed, drop_last=True)
         self._skip = 0
+        #: this process's samples per epoch under a step budget (None: one pass over the windows)
+        self.samples_per_epoch = None if samples_per_epoch is None else int(samples_per_epoch)
+        if self.samples_per_epoch is not None:
+            if self.samples_per_epoch < 1:
+                raise ValueError(f"a step budget needs at least one sample per epoch, got {samples_per_epoch}")
+            self.num_samples = self.samples_per_epoch
+            self.total_size = self.num_samples * self.num_replicas
 
     def skip_next(self, n: int) -> None:
         """The next iteration starts ``n`` samples into this process's share (resuming mid-epoch)."""
         self._skip = int(n)
 
     def __iter__(self) -> Iterator[int]:
-        indices = list(super().__iter__())
+        indices = list(super().__iter__()) if self.samples_per_epoch is None else self._stream_share()
         skip, self._skip = self._skip, 0
         return iter(indices[skip:])
+
+    def _permutation(self, j: int) -> torch.Tensor:
+        n = len(self.dataset)
+        if not self.shuffle:
+            return torch.arange(n)
+        return torch.randperm(n, generator=torch.Generator().manual_seed(self.seed + j))
+
+    def _stream_share(self) -> list[int]:
+        """This process's share of this epoch's slice of the endless stream of permutations."""
+        n = len(self.dataset)
+        start = self.epoch * self.total_size
+        first, last = start // n, (start + self.total_size - 1) // n
+        stream = torch.cat([self._permutation(j) for j in range(first, last + 1)])
+        offset = start - first * n
+        return stream[offset + self.rank:offset + self.total_size:self.num_replicas].tolist()
 
 
 class EvalSampler(DistributedSampler):
@@ -105,18 +134,19 @@ class ResumableLoader(DataLoader):
     def state_dict(self) -> dict[str, Any]:
         s = self.sampler
         return {"epoch": int(s.epoch), "batches": int(self._served), "batch_size": int(self.batch_size),
-                "num_replicas": int(s.num_replicas), "seed": int(s.seed), "n_windows": len(self.dataset)}
+                "num_replicas": int(s.num_replicas), "seed": int(s.seed), "n_windows": len(self.dataset),
+                "samples_per_epoch": s.samples_per_epoch}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         s = self.sampler
         now = {"batch_size": int(self.batch_size), "num_replicas": int(s.num_replicas), "seed": int(s.seed),
-               "n_windows": len(self.dataset)}
+               "n_windows": len(self.dataset), "samples_per_epoch": s.samples_per_epoch}
         saved = {k: state.get(k) for k in now}
         if saved != now:
             raise ValueError(
                 f"cannot resume mid-epoch: the checkpoint's data order was {saved}, this run's is {now}. Resume with "
-                "the batch size, number of processes, seed and data of the interrupted run, or from an end-of-epoch "
-                "checkpoint.")
+                "the batch size, number of processes, seed, data and step budget of the interrupted run, or from an "
+                "end-of-epoch checkpoint.")
         s.set_epoch(int(state["epoch"]))
         s.skip_next(int(state["batches"]) * int(self.batch_size))
 
@@ -159,16 +189,18 @@ class LoaderPosition(Callback):
 
 
 def make_loader(dataset: Dataset, split: str, batch_size: int, num_workers: int = 0, seed: int | None = None,
-                **kwargs: Any) -> DataLoader:
+                steps_per_epoch: int | None = None, **kwargs: Any) -> DataLoader:
     """The DataLoader of one split: shuffled and resumable for train, strided and unpadded otherwise.
 
     ``seed`` defaults to ``PL_GLOBAL_SEED`` (set by ``lightning.seed_everything``), as Lightning's
-    own distributed sampler does.
+    own distributed sampler does. ``steps_per_epoch`` (train only): that many batches per epoch,
+    drawn from the endless stream of permutations (module docstring); None: one pass.
     """
     if seed is None:
         seed = int(os.environ.get("PL_GLOBAL_SEED", 0))
     common = dict(batch_size=batch_size, num_workers=num_workers, persistent_workers=num_workers > 0,
                   pin_memory=torch.cuda.is_available(), **kwargs)
     if split == "train":
-        return ResumableLoader(dataset, TrainSampler(dataset, seed=seed), **common)
+        samples = None if steps_per_epoch is None else int(steps_per_epoch) * int(batch_size)
+        return ResumableLoader(dataset, TrainSampler(dataset, seed=seed, samples_per_epoch=samples), **common)
     return DataLoader(dataset, sampler=EvalSampler(dataset), **common)

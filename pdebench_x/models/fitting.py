@@ -54,16 +54,20 @@ def merge_fit(defaults: dict[str, Any], fit: dict[str, Any] | None) -> dict[str,
             out[key].update(value)
         elif value is not None:
             out[key] = value
-    stages = out["optimizers"]
+    check_stages(out["optimizers"], "fit.optimizers")
+    return out
+
+
+def check_stages(stages: Any, setting: str) -> None:
+    """An optimiser sequence: a non-empty list of Adam / L-BFGS stages with an iteration budget."""
     if not isinstance(stages, list) or not stages:
-        raise ValueError("fit.optimizers must be a non-empty list of stages like "
+        raise ValueError(f"{setting} must be a non-empty list of stages like "
                          "{name: adam, iterations: 1000, lr: 1.0e-3} or {name: lbfgs, iterations: 50}")
     for stage in stages:
         if stage.get("name") not in ("adam", "lbfgs"):
             raise ValueError(f"optimizer stage {stage} must have name 'adam' or 'lbfgs'")
         if int(stage.get("iterations", -1)) < 0:
             raise ValueError(f"optimizer stage {stage} needs iterations >= 0")
-    return out
 
 
 class PhysicsInformedSolver:
@@ -112,6 +116,10 @@ class PhysicsInformedSolver:
     def predict(self) -> np.ndarray:
         raise NotImplementedError
 
+    def optimizer_stages(self, instance: PDEInstance) -> list[dict[str, Any]]:
+        """The optimiser sequence fitting ``instance``: ``fit.optimizers``."""
+        return self.fit_cfg["optimizers"]
+
     # -- fitting -----------------------------------------------------------------------------------
     @property
     def n_parameters(self) -> int:
@@ -127,7 +135,7 @@ class PhysicsInformedSolver:
         params = [p for p in self.model.parameters() if p.requires_grad]
         start = time.perf_counter()
         self.history, diverged, iterations = [], False, 0
-        for stage in self.fit_cfg["optimizers"]:
+        for stage in self.optimizer_stages(instance):
             done, diverged = self._run_stage(stage, params, gen)
             iterations += done
             if diverged:

@@ -2,7 +2,8 @@
 
 J. He, X. Liu, J. Xu, "MgNO: Efficient Parameterization of Linear Operators via Multigrid",
 ICLR 2024 (arXiv:2310.19809). Official code: https://github.com/xlliu2017/MgNO @ 3a68a90
-(models.py: ``MgConv_DC``/``MgNO_DC`` for Darcy, ``MgConv``/``MgNO_NS`` for Navier-Stokes).
+(models.py: ``MgConv_DC``/``MgNO_DC`` for Darcy rough, ``MgConv_DC_smooth``/``MgNO_DC_smooth``
+for Darcy smooth, ``MgConv``/``MgNO_NS`` for Navier-Stokes; darcy.py and navier.py train them).
 
 Architecture
 ------------
@@ -29,13 +30,18 @@ every 3x3 convolution uses the data's padding mode ("zeros" = homogeneous Dirich
                      f_{l+1} = R_l (f_l - A^r_l u_l)          ``restrict="residual"`` (textbook)
                      f_{l+1} = R_l f_l                        ``restrict="source"`` (official code)
     coarse solve     the pre-smoothing steps of level L-1
-    up, l+1 -> l     u_l <- N_l( u_l + P_l u_{l+1} ),  P_l a learnable 4x4 stride-2 transposed
-                     conv (periodic wrap-around for circular padding), N_l a norm (identity by
-                     default), followed by the post-smoothing steps of level l with f_l.
+    up, l+1 -> l     u_l <- N_l( u_l + P_l u_{l+1} ),  P_l a learnable 4x4 (or 3x3) stride-2
+                     transposed conv (periodic wrap-around for circular padding), N_l a norm
+                     (identity by default), followed by the post-smoothing steps of level l with f_l.
 
 Every smoothing step has its own A and S (as in the official code); the residual restriction
 uses a separate A^r_l per level (the official ``Restrict(Pi, R, A)`` of ``use_res=True``).
-The grid size must be divisible by 2^(L-1) in each direction.
+A stride-2 restriction maps n points to ceil(n / 2); the 4x4 prolongation maps n back to 2n, so
+with the default kernels the grid size must be divisible by 2^(L-1) in each direction. A 3x3
+prolongation maps n to 2n - 1 (or 2n): ``prolongation_kernel`` 3 at the levels whose grid is odd
+runs odd grids, as the official ``MgConv_DC_smooth`` does for Darcy smooth (211 -> 106 -> 53 ->
+27 -> 14 -> 7 with kernels 3, 4, 3, 3, 4: conf/experiment/mgno_smooth_paper.yaml, 678,093
+parameters, the official count).
 
 Paper vs official code, and what is chosen here
 ------------------------------------------------
@@ -62,6 +68,28 @@ Paper vs official code, and what is chosen here
   NS prolongation drops the wrap-around contributions at the edges; here the coarse field is
   padded periodically first, which makes the whole model commute with periodic shifts by
   multiples of 2^(L-1).
+
+Training recipes (conf/experiment/mgno_paper.yaml, mgno_smooth_paper.yaml, mgno_ns_paper.yaml;
+tests/test_recipes_mgno_sinenet.py holds the official value and line of each setting)
+-----------------------------------------------------------------------------------------
+Followed: Adam with OneCycleLR (div_factor 2; Darcy pct_start 0.2, final_div_factor 100; NS
+pct_start 0.1, final_div_factor 50) stepped once per epoch, the loss (Darcy: the official HsLoss
+weighting, ``rel_h1_mgno``; NS: relative L2) on outputs decoded to physical units, batch, epochs,
+the data (Darcy rough / smooth presets, NS nu = 1e-5 with one input frame), Darcy checkpoint
+selection on the validation relative L2 (darcy.py keeps the epoch of the best validation L2).
+Restated, same update: the official losses are sums over the batch (``size_average=False``)
+and its Adam adds the weight decay to the gradient, so with our batch-mean loss the same Adam
+step needs weight_decay / batch and eps / batch (the step is invariant to a common scale of
+gradient, decay and eps). Kept, on purpose:
+* Normalisation: inputs are standardised per channel with train statistics and outputs decoded
+  likewise, as for every model here. The official Darcy rough run feeds the raw coefficient
+  (targets decoded with one scalar mean/std, which is ours for one channel); Darcy smooth uses
+  per-pixel statistics (tied to one grid); NS uses none. Ours changes each input channel by
+  one affine map, which the first layer's weights and biases absorb up to the zero-padded
+  boundary; its effect on the paper's numbers is not measured here (it needs the 500-epoch GPU
+  runs).
+* NS model selection: the official navier.py has no validation split and keeps the last epoch;
+  here, as on the board, the checkpoint with the best validation rollout error is scored.
 """
 from __future__ import annotations
 
@@ -84,24 +112,26 @@ def _conv3x3(c_in: int, c_out: int, padding: str, stride: int = 1, bias: bool = 
 
 
 class Prolongation(nn.Module):
-    """Learnable prolongation P: [B, C, n, m] -> [B, C, 2n, 2m], a 4x4 stride-2 transposed conv.
+    """Learnable prolongation P: [B, C, n, m] -> [B, C, N, M] onto the finer grid (N = 2n or 2n - 1),
+    a ``kernel`` x ``kernel`` stride-2 transposed conv (kernel 4: N = 2n; kernel 3: either).
 
     (P v)[o] = sum_{j, k: 2j + k - 1 = o} K[k] v[j]  (per direction), i.e. ConvTranspose2d with
-    padding 1. With zero padding the terms with j outside the grid are dropped; with circular
-    padding j is taken modulo n (the coarse field is wrapped by one cell, and the padding of the
-    transposed conv grows by 2 to crop the same window).
+    padding 1, cut to the fine grid's size. With zero padding the terms with j outside the grid
+    are dropped; with circular padding j is taken modulo n (the coarse field is wrapped by one
+    cell, and the padding of the transposed conv grows by 2 to crop the same window).
     """
 
-    def __init__(self, channels: int, padding: str) -> None:
+    def __init__(self, channels: int, padding: str, kernel: int = 4) -> None:
         super().__init__()
         self.periodic = padding == "circular"
-        self.conv = nn.ConvTranspose2d(channels, channels, kernel_size=4, stride=2,
+        self.conv = nn.ConvTranspose2d(channels, channels, kernel_size=kernel, stride=2,
                                        padding=3 if self.periodic else 1, bias=False)
 
-    def forward(self, v: torch.Tensor) -> torch.Tensor:
+    def forward(self, v: torch.Tensor, size: Sequence[int] | None = None) -> torch.Tensor:
+        """P v on the fine grid of ``size`` (X, Y); None: the smallest the kernel gives."""
         if self.periodic:
             v = F.pad(v, (1, 1, 1, 1), mode="circular")
-        return self.conv(v)
+        return self.conv(v, output_size=None if size is None else list(size))
 
 
 class SmoothingStep(nn.Module):
@@ -124,7 +154,7 @@ class VCycle(nn.Module):
 
     def __init__(self, f_channels: int, u_channels: int, levels: int, pre_smooth: Sequence[int],
                  post_smooth: Sequence[int], restrict: str, padding: str, norm: str,
-                 bias: bool) -> None:
+                 bias: bool, prolongation_kernel: Sequence[int] | None = None) -> None:
         super().__init__()
         self.levels = levels
         self.restrict = restrict
@@ -144,7 +174,8 @@ class VCycle(nn.Module):
         self.A_res = (nn.ModuleList(_conv3x3(u_channels, f_channels, padding, bias=bias)
                                     for _ in range(levels - 1))
                       if restrict == "residual" else None)
-        self.P = nn.ModuleList(Prolongation(u_channels, padding) for _ in range(levels - 1))
+        kernels = prolongation_kernel or [4] * (levels - 1)
+        self.P = nn.ModuleList(Prolongation(u_channels, padding, kernels[l]) for l in range(levels - 1))
         self.norms = nn.ModuleList(
             nn.GroupNorm(1, u_channels) if norm == "group" else nn.Identity()
             for _ in range(levels - 1))
@@ -164,7 +195,7 @@ class VCycle(nn.Module):
             fs.append(f)
         u = us[-1]
         for l in range(self.levels - 2, -1, -1):
-            u = self.norms[l](us[l] + self.P[l](u))
+            u = self.norms[l](us[l] + self.P[l](u, us[l].shape[-2:]))
             for step in self.post[l]:
                 u = step(u, fs[l])
         return u
@@ -189,7 +220,9 @@ class MgNO(OperatorModel):
     (grids per V-cycle, L), ``pre_smooth`` (int or list of L; default [1]*(L-1) + [2]),
     ``post_smooth`` (int or list of L-1; default 0), ``restrict`` ("residual" | "source"),
     ``residual`` (add the last input frame to every output frame), ``norm`` ("none" | "group"),
-    ``activation`` (gelu | relu | tanh | silu), ``conv_bias`` (biases in A and S).
+    ``activation`` (gelu | relu | tanh | silu), ``conv_bias`` (biases in A and S),
+    ``prolongation_kernel`` (3 or 4, or a list of L-1 of them: the transposed-conv kernel of the
+    prolongation onto level l; default 4; 3 also reaches odd grids).
     """
 
     def __init__(self, in_steps: int, in_channels: int, out_steps: int, out_channels: int,
@@ -197,7 +230,7 @@ class MgNO(OperatorModel):
                  pre_smooth: int | Sequence[int] | None = None,
                  post_smooth: int | Sequence[int] | None = None, restrict: str = "residual",
                  residual: bool = False, norm: str = "none", activation: str = "gelu",
-                 conv_bias: bool = False) -> None:
+                 conv_bias: bool = False, prolongation_kernel: int | Sequence[int] | None = None) -> None:
         super().__init__(in_steps, in_channels, out_steps, out_channels, padding)
         if width < 1 or layers < 1 or levels < 1:
             raise ValueError(f"MgNO: width, layers and levels must be >= 1, got "
@@ -220,13 +253,17 @@ class MgNO(OperatorModel):
                              f"u = S f starts the cycle), got pre_smooth={pre}")
         if min(pre) < 0 or min(post, default=0) < 0:
             raise ValueError(f"MgNO: smoothing counts must be >= 0, got pre={pre}, post={post}")
+        kernels = _per_level(prolongation_kernel, levels - 1, [4] * (levels - 1), "prolongation_kernel")
+        if not set(kernels) <= {3, 4}:
+            raise ValueError(f"MgNO: prolongation_kernel entries must be 3 or 4, got {kernels}")
         self.levels = int(levels)
+        self.prolongation_kernel = kernels
         self.residual = bool(residual)
         self.pre_smooth, self.post_smooth = pre, post
 
         f_channels = [self.flat_in_channels] + [width] * (layers - 1)
         self.cycles = nn.ModuleList(
-            VCycle(c_f, width, levels, pre, post, restrict, padding, norm, conv_bias)
+            VCycle(c_f, width, levels, pre, post, restrict, padding, norm, conv_bias, kernels)
             for c_f in f_channels)
         self.B = nn.ModuleList(nn.Conv2d(c_f, width, kernel_size=1, bias=True) for c_f in f_channels)
         self.act = _ACTIVATIONS[activation]()
@@ -239,11 +276,27 @@ class MgNO(OperatorModel):
     def check_grid(self, shape: tuple[int, int]) -> None:
         h, w = shape
         s = self.coarsest_stride
-        if h % s or w % s:
+        if 3 in self.prolongation_kernel:
+            self._check_odd_grid(shape)
+        elif h % s or w % s:
             raise ValueError(
                 f"MgNO with levels={self.levels} needs a grid divisible by 2^(levels-1) = {s} in "
                 f"each direction, got {h}x{w}: resample/crop the data to a multiple of {s} (e.g. "
                 f"{max(s, h - h % s)}x{max(s, w - w % s)}) or lower model.net.levels")
+
+    def _check_odd_grid(self, shape: tuple[int, int]) -> None:
+        """Each stride-2 restriction maps n points to ceil(n / 2); a kernel-4 prolongation only
+        reaches an even finer grid, a kernel-3 one either."""
+        for n in shape:
+            sizes = [n]
+            for _ in range(self.levels - 1):
+                sizes.append(-(-sizes[-1] // 2))
+            odd = [l for l, k in enumerate(self.prolongation_kernel) if k == 4 and sizes[l] % 2]
+            if odd:
+                raise ValueError(
+                    f"MgNO with prolongation_kernel={self.prolongation_kernel} needs an even grid at "
+                    f"the levels whose kernel is 4, got {shape[0]}x{shape[1]} (level sizes of {n}: {sizes}; "
+                    f"odd at level(s) {odd}): set those levels' kernel to 3 or resample the data")
 
     def forward(self, x: torch.Tensor, cond: dict | None = None) -> torch.Tensor:
         u = self.flatten_time(x)

@@ -33,7 +33,9 @@ All T_out frames come out of one call (non-autoregressive in time). ``forward_wi
 ``symbol_ce = symbol_loss_weight * CE`` (teacher forcing on <bos> + tokens -> tokens + <eos>);
 ``extra_metrics`` decodes greedily and scores ``symbol_accuracy`` (token level: the fraction of
 target tokens, <eos> included, that the greedy sequence gets right at their position) and
-``symbol_exact`` (1 when the whole sequence is right).
+``symbol_exact`` (1 when the whole sequence is right). They are scored only when the symbol
+encoder reads the skeleton (``symbol_input="skeleton"``): from the full equation the decoder could
+score by copying its input, so with ``symbol_input="full"`` no symbol metric is reported.
 
 Resolution: the learned position tables live on reference patch grids (``pos_grid`` input,
 ``out_pos_grid`` output: 8 and 16 in the paper's 128^2 setting, i.e. exactly the official tables
@@ -61,17 +63,27 @@ Paper vs official code, and what is chosen here:
     benchmark scores symbol accuracy), pre-norm RMSNorm like the rest (the PROSE text decoder is
     post-norm LayerNorm), attending to the symbol part of the fused sequence (official
     ``split_fused_feature_text``), its output layer tied to its embedding (``text_share_inout_emb``).
-  * Symbol input: the full equation with its coefficients (PROSE-FD). ``symbol_input="skeleton"``
-    replaces every number by a placeholder in the encoder input (PROSE's ODE/PDE default), the
-    decoder still writing the full equation.
+  * Symbol input: ``symbol_input="skeleton"`` replaces every number by a placeholder <C> in the
+    encoder input (PROSE's ``use_skeleton``, default True, prose_pde/parsers.py:100-105), the
+    decoder still writing the full equation with its coefficients, which it must read from the
+    data; that is the configuration whose symbol accuracy is reported. ``symbol_input="full"``
+    gives the encoder the coefficients too (PROSE-FD, which has no symbol decoder: use it with
+    ``symbol_decoder_depth=0``).
   * Position embeddings: official tables are tied to one resolution; here they are interpolated
     (see above), which coincides with the official tables on the reference grid.
-  * Loss (recipe): the data term is ``rel_l2`` (||u - y|| / ||y|| per sample) on normalised
-    fields: relative as the paper's "relative-weighted MSE" (the official ``data_loss_reweight:
-    l2`` option, whose loss is the square of this one; the code's default is plain MSE), on
-    normalised fields as PROSE-FD's code (``denormalize_for_loss: 0``). The symbol cross-entropy
-    has weight 2 in the paper recipe (prose_pde: ``loss = 0.5 * data + CE``). AdamW lr 1e-4, wd
-    1e-4, betas (0.9, 0.95), eps 1e-6, 10% warm-up then cosine decay, gradient clipping 1.0.
+  * Recipe of ``experiment=prose_paper`` (PROSE-FD's run, scripts/prose-fd.sh; the table with
+    file and line of every value is tests/test_recipes_prose_pinns.py): each sample normalised
+    per channel with its own input window's mean and std, the loss computed there
+    (``recipe.normalization: per_sample``, ``loss_space: normalized``; the training task does
+    it, this module sees normalised fields), plain MSE (``loss_weight: none``: the official
+    runs' loss, followed here; the PROSE paper's "relative-weighted MSE" is the code's
+    ``loss_weight: l2`` option), AdamW lr 1e-4, wd 1e-4, betas (0.9, 0.95), eps 1e-6,
+    warm-up/stable/decay schedule (10% / 70% / 20%, cosine to 0) over 40 epochs of 4,000 steps
+    whatever the data size, global batch 160, bf16 mixed precision, gradient clipping 1.0. The symbol cross-entropy (not in PROSE-FD) has
+    weight 2 against a data weight 1: prose_pde's ratio (``loss = 0.5 * data + CE``) with
+    PROSE-FD's scale of the data term, on which its clipping threshold was set.
+    The small CPU recipe (conf/model/prose.yaml) keeps the train split's statistics and a
+    relative L2 loss, warm-up then cosine over the epochs.
 """
 from __future__ import annotations
 
@@ -356,13 +368,21 @@ class PROSE(OperatorModel):
         n_data = data.shape[1]
         if not self.use_symbols:
             return self.fusion(data), None, n_data
-        enc_tokens = sequences if self.symbol_input == "full" else [skeleton(s) for s in sequences]
-        ids, pad = self.tokenizer.batch_encode(enc_tokens)
+        ids, pad = self.tokenizer.batch_encode(self.encoder_tokens(sequences))
         ids, pad = ids.to(x.device), pad.to(x.device)
         s = self.symbol_embed(ids) + sinusoidal_positions(ids.shape[1], self.width, x.device, data.dtype)
         sym = self.symbol_encoder(s, pad) + self.type_embed.weight[1]
         mask = torch.cat([torch.zeros(b, n_data, dtype=torch.bool, device=x.device), pad], dim=1)
         return self.fusion(torch.cat([data, sym], dim=1), mask), mask, n_data
+
+    def encoder_tokens(self, sequences: list[list[str]]) -> list[list[str]]:
+        """What the symbol encoder reads of each equation: all of it, or its skeleton."""
+        return sequences if self.symbol_input == "full" else [skeleton(s) for s in sequences]
+
+    @property
+    def scores_symbols(self) -> bool:
+        """Symbol metrics are meaningful: a decoder that cannot copy the numbers it writes."""
+        return self.has_symbol_decoder and self.symbol_input == "skeleton"
 
     # ------------------------------------------------------------------ decoders
     def queries(self, nx: int, ny: int) -> torch.Tensor:
@@ -438,8 +458,9 @@ class PROSE(OperatorModel):
         return ids[:, 1:]
 
     def extra_metrics(self, x: torch.Tensor, cond: dict | None = None) -> dict[str, torch.Tensor]:
-        """symbol_accuracy (token level) and symbol_exact (whole sequence), each [B], greedy decoding."""
-        if not self.has_symbol_decoder:
+        """symbol_accuracy (token level) and symbol_exact (whole sequence), each [B], greedy decoding;
+        none unless :attr:`scores_symbols` (see the module docstring)."""
+        if not self.scores_symbols:
             return {}
         target, pad = self.tokenizer.batch_encode(self.symbol_batch(cond, x.shape[0]), add_bos_eos=True)
         target, valid = target[:, 1:].to(x.device), ~pad[:, 1:].to(x.device)   # tokens + <eos>

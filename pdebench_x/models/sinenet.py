@@ -61,6 +61,20 @@ Paper vs official code, and what is chosen here:
     1), ``disentangle`` (the dual path, True), ``levels`` (4). Its unused branches (max pooling,
     strided-conv downsampling, transposed-conv upsampling, which raise NotImplemented there, and
     switching off the residuals or the norms) are not reproduced.
+
+Training recipes (conf/experiment/sinenet_paper.yaml for Navier-Stokes, sinenet_swe_paper.yaml for
+shallow water; tests/test_recipes_mgno_sinenet.py holds the official value and line of each
+setting). Followed: AdamW (lr 2e-4 NS, 1e-3 SWE; weight decay 1e-5), PDEArena's
+LinearWarmupCosineAnnealingLR stepped once per epoch (5 warm-up epochs from 1e-7, cosine to 1e-7
+at epoch 50), 50 epochs, batch 32, history 4 (NS) / 2 (SWE) with one frame per call, the relative
+L2 per (sample, step, field) on normalised fields as the loss, and checkpoint selection on the
+validation rollout loss as the official ``unrolled_loss``: the relative L2 per (sample, step,
+field) of the whole rollout, in physical units, averaged (``recipe.rollout_loss:
+rel_l2_per_field``). Kept, on purpose: the data are ours (FNO-protocol Navier-Stokes vorticity and
+PDEBench's dam break, generated here), not PDEArena's smoke-buoyancy and global shallow-water
+sets, which are not generated here; and an epoch visits every training window once, where
+PDEArena draws ``trajlen`` random windows per trajectory (on its 14-frame NS trajectories with
+history 4, 1.4 times as many steps per epoch; 11/9 on SWE).
 """
 from __future__ import annotations
 

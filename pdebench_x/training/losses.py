@@ -4,13 +4,14 @@ Norms are discrete l2 sums over the grid points (no quadrature weight: it cancel
 relative loss). ``eps`` (default 1e-7) is added to each denominator so an all-zero target gives
 a large finite loss instead of inf/NaN; pass ``eps=0`` for the exact ratios.
 
-Names for :func:`build_loss`: "rel_l2", "rel_h1", "mse", "rel_l2_per_field".
+Names for :func:`build_loss`: "rel_l2", "rel_h1", "rel_h1_mgno" (MgNO's official HsLoss weighting,
+:meth:`RelativeH1Loss.mgno`), "mse", "rel_l2_per_field".
 """
 from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -156,9 +157,11 @@ class RelativeH1Loss(nn.Module):
         return (self.h1_norm(pred - target) / (self.h1_norm(target) + self.eps)).mean()
 
 
-LOSSES: dict[str, type[nn.Module]] = {
+#: name -> a class or factory whose keyword arguments are the loss's options
+LOSSES: dict[str, Callable[..., nn.Module]] = {
     "rel_l2": RelativeL2Loss,
     "rel_h1": RelativeH1Loss,
+    "rel_h1_mgno": RelativeH1Loss.mgno,
     "mse": MSELoss,
     "rel_l2_per_field": RelativeL2PerFieldLoss,
 }
@@ -168,9 +171,9 @@ def build_loss(name: str, **kw) -> nn.Module:
     """The loss registered under ``name`` (see ``LOSSES``), built with keyword arguments ``kw``."""
     if name not in LOSSES:
         raise ValueError(f"unknown loss {name!r}; valid names: {', '.join(sorted(LOSSES))}")
-    cls = LOSSES[name]
-    accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    factory = LOSSES[name]
+    accepted = list(inspect.signature(factory).parameters)
     unknown = sorted(set(kw) - set(accepted))
     if unknown:
         raise ValueError(f"loss {name!r} got unknown options {unknown}; it accepts {accepted or 'none'}")
-    return cls(**kw)
+    return factory(**kw)

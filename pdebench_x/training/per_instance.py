@@ -89,7 +89,7 @@ def smoke_run_config(cfg: DictConfig) -> DictConfig:
     cfg = copy.deepcopy(cfg)
     with open_dict(cfg):
         cfg.model.fit.instances = 1
-        for stage in cfg.model.fit.get("optimizers") or []:
+        for stage in [*(cfg.model.fit.get("optimizers") or []), *(cfg.model.fit.get("steady_optimizers") or [])]:
             stage.iterations = min(int(stage.get("iterations", 0)), SMOKE_ITERATIONS)
     log.warning("fast_dev_run: a smoke run of %s on 1 instance, at most %d iterations per optimiser stage",
                 cfg.model.name, SMOKE_ITERATIONS)

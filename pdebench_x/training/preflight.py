@@ -96,7 +96,24 @@ def _model_problems(model: Mapping[str, Any]) -> list[str]:
     else:
         _check(problems, "model.recipe.batch_size", (model.get("recipe") or {}).get("batch_size"),
                _integer_rule(1, nullable=True, meaning_of_null="data.batch_size"))
+        _check(problems, "model.recipe.steps_per_epoch", (model.get("recipe") or {}).get("steps_per_epoch"),
+               _integer_rule(1, nullable=True, meaning_of_null="one pass over the training windows"))
     return problems
+
+
+def _paper_data_problems(cfg: Mapping[str, Any]) -> list[str]:
+    """A paper configuration (conf/experiment/*_paper.yaml, which declares ``paper_data``) run on
+    a dataset it was not written for, unless ``+allow_other_data=true`` says that is meant."""
+    expected = cfg.get("paper_data")
+    if not expected or cfg.get("allow_other_data"):
+        return []
+    data = cfg["data"]
+    if (data.get("family"), data.get("preset")) == (expected["family"], expected["preset"]):
+        return []
+    return [f"experiment={expected['experiment']} is written for data={expected['family']} "
+            f"data.preset={expected['preset']}, not data={data.get('family')} data.preset={data.get('preset')}: "
+            "leave data and data.preset to the experiment, or add +allow_other_data=true to run it on other data "
+            "anyway (its recipe was not written for them)"]
 
 
 def generated_grid(data: Mapping[str, Any], data_root: str) -> tuple[int, int]:
@@ -152,7 +169,7 @@ def check_data_settings(cfg: DictConfig) -> None:
 def check_run_settings(cfg: DictConfig) -> None:
     """Raise :class:`SettingError` listing every invalid setting of a ``train.py`` run."""
     plain = OmegaConf.to_container(cfg, resolve=True)
-    problems: list[str] = []
+    problems = _paper_data_problems(plain)
     _check(problems, "seed", plain.get("seed"), NON_NEGATIVE)
     problems += _data_problems(plain["data"])
     problems += _model_problems(plain["model"])

@@ -5,9 +5,13 @@ scheme from its ``recipe`` (loss, loss space, optimiser, schedule, one-step or u
 training, the validation quantity that selects the checkpoint), and its auxiliary objectives
 from :meth:`OperatorModel.forward_with_aux`.
 
-Normalisation: inputs are normalised with the train split's per-channel statistics before
-the model; predictions are decoded to physical units. The loss is computed in the space the
-recipe names; every metric in physical units.
+Normalisation (``recipe.normalization``): ``dataset`` (default) normalises the inputs with the
+train split's per-channel statistics and the predictions with the targets'; ``per_sample`` (PROSE-
+FD's ``normalize: meanvar``) normalises every window of a sample, per channel, with the mean and
+standard deviation of that window alone, its targets with the same statistics (see
+:class:`WindowNormalizer`). Predictions are decoded to physical units. The loss is computed in
+the space the recipe names (``normalized``: the units the model works in); every metric in
+physical units.
 
 Time-dependent data: the model maps ``in_steps`` frames to ``out_steps`` frames and is
 rolled out autoregressively over the whole horizon for validation and test. Training is
@@ -32,11 +36,31 @@ from pdebench_x.core.processes import gather_objects, strided_order, sum_over_pr
 from pdebench_x.training.losses import build_loss
 from pdebench_x.evaluation.metrics import MetricAccumulator, relative_l2_fno
 from pdebench_x.models.base import count_parameters
-from pdebench_x.training.optim import build_optimizer, build_scheduler
+from pdebench_x.training.optim import build_optimizer, build_scheduler, scheduler_interval
 
 log = logging.getLogger(__name__)
 
 TRAIN_MODES = ("one_step", "unroll")
+NORMALIZATIONS = ("dataset", "per_sample")
+
+
+class WindowNormalizer:
+    """Per sample and channel, the mean and standard deviation of a window x [B, T, C, X, Y] over
+    its frames and grid, as PROSE-FD's trainer (``normalize_data``, ``meanvar``): torch's unbiased
+    std plus 1e-8. Encodes and decodes like :class:`ChannelNormalizer` (statistics [B, 1, C, 1, 1]).
+    As there, a channel constant over the window (a velocity at rest) decodes to nearly that constant."""
+
+    EPS = 1e-8
+
+    def __init__(self, x: torch.Tensor) -> None:
+        self.mean = x.mean(dim=(1, 3, 4), keepdim=True)
+        self.std = x.std(dim=(1, 3, 4), keepdim=True) + self.EPS
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+    def decode(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.std + self.mean
 
 
 class NonFiniteLossError(RuntimeError):
@@ -58,6 +82,12 @@ class OperatorTask(L.LightningModule):
         self.out_norm = ChannelNormalizer([mean[c] for c in self.spec.target_channels],
                                           [std[c] for c in self.spec.target_channels])
         self.loss_fn = build_loss(self.recipe.get("loss", "rel_l2"), **dict(self.recipe.get("loss_kwargs") or {}))
+        # The validation quantities (one of them selects the checkpoint): val/loss with
+        # recipe.val_loss (null: the training loss), val/rollout_loss with recipe.rollout_loss in
+        # physical units (null: FNO's relative L2 over all frames and fields together).
+        val_loss, rollout_loss = self.recipe.get("val_loss"), self.recipe.get("rollout_loss")
+        self.val_loss_fn = build_loss(val_loss) if val_loss else None
+        self.rollout_loss_fn = build_loss(rollout_loss) if rollout_loss else None
         self.loss_space = self.recipe.get("loss_space", "physical")
         if self.loss_space not in ("physical", "normalized"):
             raise ValueError(f"recipe.loss_space must be 'physical' or 'normalized', got {self.loss_space!r}")
@@ -66,6 +96,14 @@ class OperatorTask(L.LightningModule):
             raise ValueError(f"recipe.train_mode must be one of {TRAIN_MODES}, got {self.train_mode!r}")
         if self.spec.kind == "rollout" and self.spec.input_channels != self.spec.target_channels:
             raise ValueError("a rollout feeds predictions back: input and target channels must match")
+        self.normalization = self.recipe.get("normalization", "dataset")
+        if self.normalization not in NORMALIZATIONS:
+            raise ValueError(f"recipe.normalization must be one of {NORMALIZATIONS}, got {self.normalization!r}")
+        if self.normalization == "per_sample" and self.spec.input_channels != self.spec.target_channels:
+            raise ValueError(
+                "recipe.normalization=per_sample normalises the targets with the statistics of the input window, "
+                f"so inputs and targets must be the same fields; here {self.spec.input_channels} -> "
+                f"{self.spec.target_channels}: use recipe.normalization=dataset")
         self.test_metrics: MetricAccumulator | None = None
         self.test_onestep: MetricAccumulator | None = None
         self.test_summary: dict[str, Any] = {}
@@ -85,14 +123,34 @@ class OperatorTask(L.LightningModule):
             return None
         return {"family": self.spec.family, "scalars": batch.get("scalars", {})}
 
+    def normalizers(self, x: torch.Tensor):
+        """(inputs, targets) normalisers of a model call on the physical-unit window ``x``: the
+        train split's, or (``per_sample``) one built from ``x`` alone for both."""
+        if self.normalization == "dataset":
+            return self.in_norm, self.out_norm
+        window = WindowNormalizer(x)
+        return window, window
+
+    def encode_input(self, x: torch.Tensor) -> torch.Tensor:
+        """The physical-unit window ``x`` in the units the model reads."""
+        return self.normalizers(x)[0].encode(x)
+
+    def decode(self, pred: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Physical units of ``pred``, a rollout from the window ``x`` (:meth:`rollout`'s units)."""
+        return self.normalizers(x)[1].decode(pred)
+
     def rollout(self, x: torch.Tensor, steps: int, cond=None, grad_last_only: bool = False,
                 with_aux: bool = False):
         """Autoregressive prediction of ``steps`` frames from physical-unit context ``x``.
 
-        Returns the prediction in normalised units [B, steps, C, X, Y] (decode for physical
-        units) and, with ``with_aux``, the auxiliary losses of the first call.
+        Returns the prediction in normalised units [B, steps, C, X, Y], those of the first call
+        (:meth:`decode` with ``x`` gives physical units), and, with ``with_aux``, the auxiliary
+        losses of the first call. Each call reads its window in its own units (per-sample
+        normalisation: the statistics of that window).
         """
-        window = self.in_norm.encode(x)
+        in_norm, out_norm = self.normalizers(x)
+        first_out, frames = out_norm, x
+        window = in_norm.encode(x)
         outputs, aux, produced, call = [], {}, 0, 0
         n_calls = -(-steps // self.spec.out_steps)
         while produced < steps:
@@ -103,33 +161,46 @@ class OperatorTask(L.LightningModule):
                     out, aux = self.model.forward_with_aux(window, cond)
                 else:
                     out = self.model(window, cond)
-            outputs.append(out)
+            outputs.append(out if out_norm is first_out else first_out.encode(out_norm.decode(out)))
             produced += out.shape[1]
             call += 1
             if produced < steps:
                 # Predictions are targets-normalised; inputs share the channels in a rollout.
-                window = torch.cat([window, self.in_norm.encode(self.out_norm.decode(out))], 1)[:, -self.spec.in_steps:]
+                frames = torch.cat([frames, out_norm.decode(out)], 1)[:, -self.spec.in_steps:]
+                in_norm, out_norm = self.normalizers(frames)
+                window = in_norm.encode(frames)
         pred = torch.cat(outputs, 1)[:, :steps]
         return (pred, aux) if with_aux else pred
 
     def predict_physical(self, x: torch.Tensor, steps: int | None = None, cond=None) -> torch.Tensor:
-        return self.out_norm.decode(self.rollout(x, steps or self.spec.out_steps, cond))
+        return self.decode(self.rollout(x, steps or self.spec.out_steps, cond), x)
 
     def forward(self, x: torch.Tensor, cond=None) -> torch.Tensor:
         return self.predict_physical(x, cond=cond)
 
     # -- losses ----------------------------------------------------------------------------------
-    def _loss(self, pred_norm: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def _loss(self, pred_norm: torch.Tensor, y: torch.Tensor, loss_fn: torch.nn.Module | None = None,
+              x: torch.Tensor | None = None) -> torch.Tensor:
+        """The loss of ``pred_norm``, a rollout from the window ``x`` (:meth:`rollout`'s units),
+        against the physical targets ``y``; ``x`` is needed with per-sample normalisation only."""
+        loss_fn = self.loss_fn if loss_fn is None else loss_fn
+        if x is None:
+            if self.normalization == "per_sample":
+                raise ValueError("recipe.normalization=per_sample: the loss needs the input window x, whose "
+                                 "statistics normalise the prediction and the targets")
+            out_norm = self.out_norm
+        else:
+            out_norm = self.normalizers(x)[1]
         if self.loss_space == "physical":
-            return self.loss_fn(self.out_norm.decode(pred_norm), y)
-        return self.loss_fn(pred_norm, self.out_norm.encode(y))
+            return loss_fn(out_norm.decode(pred_norm), y)
+        return loss_fn(pred_norm, out_norm.encode(y))
 
     def training_step(self, batch, batch_idx):
         x, y = batch["x"], batch["y"]
         cond = self.make_cond(batch)
         pred, aux = self.rollout(x, y.shape[1], cond, with_aux=True,
                                  grad_last_only=bool(self.recipe.get("pushforward", False)))
-        data_loss = self._loss(pred, y)
+        data_loss = self._loss(pred, y, x=x)
         loss = data_loss + sum(aux.values()) if aux else data_loss
         if not torch.isfinite(loss):
             saved = [cb.last_model_path or cb.best_model_path for cb in self.trainer.checkpoint_callbacks]
@@ -157,10 +228,12 @@ class OperatorTask(L.LightningModule):
         x, y = batch["x"], batch["y"]
         cond = self.make_cond(batch)
         one = self.rollout(x, self.spec.out_steps, cond)
-        self._add_val("val/loss", self._loss(one, y[:, :self.spec.out_steps]), x.shape[0])
+        self._add_val("val/loss", self._loss(one, y[:, :self.spec.out_steps], self.val_loss_fn, x=x), x.shape[0])
         if self.spec.kind == "rollout":
-            full = self.out_norm.decode(self.rollout(x, y.shape[1], cond))
-            self._add_val("val/rollout_loss", relative_l2_fno(full, y).mean(), x.shape[0])
+            full = self.decode(self.rollout(x, y.shape[1], cond), x)
+            rollout = (self.rollout_loss_fn(full, y) if self.rollout_loss_fn is not None
+                       else relative_l2_fno(full, y).mean())
+            self._add_val("val/rollout_loss", rollout, x.shape[0])
 
     def on_validation_epoch_end(self) -> None:
         # The mean over every validation sample, whatever their split over DDP processes. Not
@@ -185,7 +258,7 @@ class OperatorTask(L.LightningModule):
         if x.is_cuda:
             torch.cuda.synchronize()
         start = time.perf_counter()
-        pred = self.out_norm.decode(self.rollout(x, y.shape[1], cond))
+        pred = self.decode(self.rollout(x, y.shape[1], cond), x)
         if x.is_cuda:
             torch.cuda.synchronize()
         self._inference_seconds += time.perf_counter() - start
@@ -193,14 +266,14 @@ class OperatorTask(L.LightningModule):
         if batch_idx == 0:
             # A couple of test samples kept for the figures in the run directory.
             self.test_examples = (pred[:2].detach().cpu(), y[:2].detach().cpu())
-        extra = self.model.extra_metrics(self.in_norm.encode(x), cond)
+        extra = self.model.extra_metrics(self.encode_input(x), cond)
         self.test_metrics.update(pred, y, extra=extra)
         if batch.get("index") is None or self._test_indices is None:
             self._test_indices = None    # a batch without indices: arrival order is taken as sample order
         else:
             self._test_indices += [int(i) for i in torch.as_tensor(batch["index"]).reshape(-1).tolist()]
         if self.test_onestep is not None:
-            one = self.out_norm.decode(self.rollout(x, self.spec.out_steps, cond))
+            one = self.decode(self.rollout(x, self.spec.out_steps, cond), x)
             self.test_onestep.update(one, y[:, :self.spec.out_steps])
 
     def on_test_epoch_end(self) -> None:
@@ -277,9 +350,18 @@ class OperatorTask(L.LightningModule):
     def configure_optimizers(self):
         opt_cfg = self.recipe.get("optimizer") or {"_target_": "torch.optim.Adam", "lr": 1e-3}
         optimizer = build_optimizer(opt_cfg, self.model.parameters())
+        schedule = self.recipe.get("scheduler")
+        interval = scheduler_interval(schedule)
         total = self.trainer.estimated_stepping_batches
         epochs = max(self.trainer.max_epochs or 1, 1)
-        scheduler = build_scheduler(self.recipe.get("scheduler"), optimizer, total, total // epochs)
+        if interval == "epoch":
+            if (self.trainer.max_epochs or -1) < 1:
+                raise ValueError("model.recipe.scheduler.interval=epoch needs an epoch budget "
+                                 f"(trainer.max_epochs >= 1), got trainer.max_epochs={self.trainer.max_epochs}")
+            # stepped once per epoch: a schedule of `epochs` steps, one per epoch
+            scheduler = build_scheduler(schedule, optimizer, epochs, 1)
+        else:
+            scheduler = build_scheduler(schedule, optimizer, total, total // epochs)
         if scheduler is None:
             return optimizer
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": interval}}
