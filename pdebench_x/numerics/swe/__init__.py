@@ -8,7 +8,8 @@ PDE (flat bottom, gravity :math:`g`), conserved state :math:`q = (h, hu, hv)`::
 
 One concern per module: :mod:`.fluxes` (limited reconstruction, HLL face fluxes),
 :mod:`.operator` (boundaries by ghost cells, the semi-discrete right-hand side ``L(q)``),
-:mod:`.scheme` (SSP-RK2 time stepping, dry cells, the quiet-region shortcut),
+:mod:`.hancock` (one MUSCL-Hancock step: half-step predictor, one flux evaluation),
+:mod:`.scheme` (time stepping, SSP-RK2 or MUSCL-Hancock, dry cells, the quiet-region shortcut),
 :mod:`.radial_dam` (PDEBench's radial dam break start), :mod:`.workspace` (scratch tensors).
 
 Every operation is elementwise or a per-sample reduction, so a sample's numbers do not depend on

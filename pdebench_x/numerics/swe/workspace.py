@@ -16,6 +16,14 @@ class Workspace:
     def __init__(self) -> None:
         self._flat: dict[str, torch.Tensor] = {}
         self._views: dict[tuple, torch.Tensor] = {}
+        self._scopes: dict[str, Workspace] = {}
+
+    def scope(self, name: str) -> Workspace:
+        """A workspace of its own under ``name``: for a second result of a function that returns
+        one of its scratch tensors (its names would otherwise share the first one's buffers)."""
+        if name not in self._scopes:
+            self._scopes[name] = Workspace()
+        return self._scopes[name]
 
     def __call__(self, name: str, shape: Sequence[int], like: torch.Tensor) -> torch.Tensor:
         key = (name, tuple(shape), like.dtype, like.device)
