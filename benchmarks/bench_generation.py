@@ -13,18 +13,35 @@ scheme, side by side in one run, at equal (or better) accuracy.
 - Shallow water: the same MUSCL (MC) + HLL + SSP-RK2 finite volumes with zero-gradient
   boundaries, written plainly in numpy one sample at a time; ours: the batched torch solver.
   Same scheme, float64: the answers agree to round-off (printed).
+- Shallow water against PyClaw, the code PDEBench made this dataset with (its
+  sim_radial_dam_break.py: clawpack's ``shallow_roe_with_efix_2D`` Riemann solver, MC limiter,
+  extrapolation boundaries, PyClaw's default dimensionally split classic scheme): the same
+  radial dam breaks at 128^2 with 101 frames, both on one thread in this process; printed:
+  seconds per sample of each, the ratio and the relative L2 difference in h. Skipped, saying
+  how to install it, without clawpack.
+- ``--only parallel``: the build driver (``generate_split``) on each small preset's test split,
+  in each way it can run: in this process with torch at 2 threads or 1, and 2 worker processes;
+  wall and CPU seconds per sample, the load average, and whether the bytes are identical.
 
-    python benchmarks/bench_generation.py                   # all three (a few minutes on 1 core)
+    python benchmarks/bench_generation.py                   # ns, darcy, swe, pyclaw (a few minutes on 1 core)
     python benchmarks/bench_generation.py --only ns --ns-batch 8 --ns-time 2
+    python benchmarks/bench_generation.py --only parallel --repeat 2
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import math
+import os
+import resource
+import tempfile
+import time
 
 import numpy as np
 
-from _common import best_time, header, set_threads
+from _common import ROOT, best_time, header, set_threads
+from _pyclaw import import_pyclaw, pyclaw_radial_dam
+
 
 
 # ---------------------------------------------------------------------------------------------
@@ -226,9 +243,100 @@ def bench_swe(n_samples: int, resolution: int, n_frames: int) -> dict:
             "ref_desc": "numpy per sample, float64"}
 
 
+def bench_pyclaw(n_samples: int, resolution: int, n_frames: int, repeat: int) -> dict | None:
+    from pdebench_x.data.generators.base import sample_seed
+    from pdebench_x.data.generators.swe import ShallowWaterGenerator
+    why = import_pyclaw()
+    if why:
+        print(f"PyClaw row skipped: {why}", flush=True)
+        return None
+    gen = ShallowWaterGenerator(resolution=resolution, n_frames=n_frames, dt_out=1.0 / (n_frames - 1))
+    seeds = [sample_seed(0, "test", i) for i in range(n_samples)]
+    params = gen.draw(seeds)
+
+    def pyclaw_all():
+        return np.stack([pyclaw_radial_dam(params["radius"][b], params["h_in"][b], float(gen.settings["h_out"]),
+                                           params["g"][b], resolution, gen.output_times)[0] for b in range(n_samples)])
+
+    out = {}
+    t_ours, t_ref = [], []
+    for _ in range(repeat):                    # interleaved: both see the same load
+        t_ours.append(best_time(lambda: out.update(ours=gen.generate(seeds)["h"]), repeat=1, warmup=0))
+        t_ref.append(best_time(lambda: out.update(ref=pyclaw_all()), repeat=1, warmup=0))
+    ours, ref = out["ours"].astype(np.float64), out["ref"]
+    rel = max(float(np.linalg.norm(ours[b] - ref[b]) / np.linalg.norm(ref[b])) for b in range(n_samples))
+    return {"name": f"SWE {resolution}^2, {n_frames} frames to t=1, {n_samples} samples, vs PyClaw",
+            "ours": n_samples / min(t_ours), "ref": n_samples / min(t_ref),
+            "ours_desc": f"{min(t_ours) / n_samples:.3f} s/sample, our generator's defaults",
+            "ref_desc": f"PyClaw 5.14 classic, {min(t_ref) / n_samples:.3f} s/sample",
+            "accuracy": f"rel. L2 in h vs PyClaw: {rel:.1e} (largest of {n_samples} samples, all frames)"}
+
+
+# ---------------------------------------------------------------------------------------------
+# How the build driver spreads a split over the cores
+# ---------------------------------------------------------------------------------------------
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished (joined) children, all threads."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def split_digest(path) -> str:
+    import h5py
+    digest = hashlib.sha256()
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda name, obj: digest.update(name.encode() + obj[()].tobytes())
+                     if isinstance(obj, h5py.Dataset) else None)
+    return digest.hexdigest()[:12]
+
+
+def bench_parallel(datasets: list[str], repeat: int, n_samples: int | None) -> list[dict]:
+    """Each dataset's (family or family/preset, default preset small) test split, or its first
+    ``n_samples``, through generate_split in each way it can run."""
+    import torch
+    from omegaconf import OmegaConf
+    from pdebench_x.data.build import generate_split, generator_class, plan_from_config
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for dataset in datasets:
+            family, _, preset = dataset.partition("/")
+            cfg = OmegaConf.load(ROOT / "pdebench_x" / "conf" / "data" / f"{family}.yaml")
+            cfg.preset = preset or cfg.preset
+            if n_samples:
+                cfg.sizes.test = n_samples
+            plan = plan_from_config(cfg, tmp)
+            default = generator_class(family)(**plan.generator).parallelism
+            modes = [("this process, torch 2 threads", 1, 2), ("this process, torch 1 thread", 1, 1)]
+            if default == "processes":
+                modes.append(("2 processes, 1 thread each", 2, 1))
+            for _ in range(repeat):
+                for mode, workers, threads in modes:
+                    torch.set_num_threads(threads)
+                    load = os.getloadavg()[0]
+                    wall, cpu = time.perf_counter(), cpu_seconds()
+                    path = generate_split(plan, "test", workers=workers, progress=False)
+                    wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
+                    rows.append({"dataset": plan.name, "mode": mode, "n": plan.sizes["test"], "wall": wall, "cpu": cpu,
+                                 "load": (load, os.getloadavg()[0]), "digest": split_digest(path),
+                                 "default": workers > 1 if default == "processes" else threads == 2})
+                    path.unlink()
+    return rows
+
+
+def print_parallel(rows: list[dict]) -> None:
+    print("| data (test split) | how | wall s/sample | CPU s/sample | load avg (before -> after) | bytes |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        same = all(o["digest"] == r["digest"] for o in rows if o["dataset"] == r["dataset"])
+        print(f"| {r['dataset']} ({r['n']}) | {r['mode']}{' (default)' if r['default'] else ''} | "
+              f"{r['wall'] / r['n']:.3f} | {r['cpu'] / r['n']:.3f} | {r['load'][0]:.2f} -> {r['load'][1]:.2f} | "
+              f"{r['digest']}{' (all equal)' if same else ' DIFFER'} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", nargs="+", default=["ns", "darcy", "swe"])
+    parser.add_argument("--only", nargs="+", default=["ns", "darcy", "swe", "pyclaw"],
+                        choices=["ns", "darcy", "swe", "pyclaw", "parallel"])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--ns-batch", type=int, default=4)
     parser.add_argument("--ns-time", type=float, default=1.0)
@@ -238,25 +346,43 @@ def main() -> None:
     parser.add_argument("--swe-samples", type=int, default=4)
     parser.add_argument("--swe-resolution", type=int, default=64)
     parser.add_argument("--swe-frames", type=int, default=21)
+    parser.add_argument("--pyclaw-samples", type=int, default=4)
+    parser.add_argument("--pyclaw-resolution", type=int, default=128)
+    parser.add_argument("--pyclaw-frames", type=int, default=101)
+    parser.add_argument("--parallel-datasets", nargs="+", default=["darcy", "ns", "swe"],
+                        help="family or family/preset (default preset: small)")
+    parser.add_argument("--parallel-samples", type=int, default=None, help="test samples (default: the split's)")
+    parser.add_argument("--repeat", type=int, default=2, help="interleaved repetitions (pyclaw, parallel)")
     args = parser.parse_args()
+    if "parallel" in args.only:
+        header("generation on this machine's cores: the build driver, each way it can run")
+        print_parallel(bench_parallel(args.parallel_datasets, args.repeat, args.parallel_samples))
     set_threads(args.threads)
-    header("(a) generation: ours vs a plain reference implementation of the same scheme")
     rows = []
+    if set(args.only) - {"parallel"}:
+        header("(a) generation: ours vs a plain reference implementation of the same scheme, and vs PyClaw")
     if "ns" in args.only:
         rows += bench_ns(args.ns_batch, args.ns_time, args.ns_resolution)
     if "darcy" in args.only:
         rows.append(bench_darcy(args.darcy_samples, args.darcy_resolution))
     if "swe" in args.only:
         rows.append(bench_swe(args.swe_samples, args.swe_resolution, args.swe_frames))
+    if "pyclaw" in args.only:
+        row = bench_pyclaw(args.pyclaw_samples, args.pyclaw_resolution, args.pyclaw_frames, args.repeat)
+        rows += [row] if row else []
+    if not rows:
+        return
     print("| generator | ours (samples/s) | reference (samples/s) | ratio | accuracy |")
     print("|---|---|---|---|---|")
     for r in rows:
-        if "err_ours" in r:
+        if "accuracy" in r:
+            acc = r["accuracy"]
+        elif "err_ours" in r:
             acc = f"rel. L2 vs float64 truth: ours {r['err_ours']:.1e}, reference {r['err_ref']:.1e}"
         else:
             acc = f"same scheme: max rel. difference {r['agree']:.1e}"
         print(f"| {r['name']} | {r['ours']:.3g} ({r['ours_desc']}) | {r['ref']:.3g} ({r['ref_desc']}) | "
-              f"**{r['ours'] / r['ref']:.1f}x** | {acc} |", flush=True)
+              f"**{r['ours'] / r['ref']:.3g}x** | {acc} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import h5py
 import numpy as np
+import torch
 from tqdm.auto import tqdm
 
 from pdebench_x.core.plain import to_plain
@@ -134,9 +135,21 @@ def check_existing(path: Path, plan: DatasetPlan, split: str) -> None:
             "Nothing was overwritten. Use another data.root, or move the old files away.")
 
 
+def _usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, e.g. a cluster job's share)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def generate_split(plan: DatasetPlan, split: str, workers: int | None = None, chunk: int | None = None,
                    progress: bool = True) -> Path:
-    """Write one split to ``<path>.partial`` and rename it when complete."""
+    """Write one split to ``<path>.partial`` and rename it when complete.
+
+    A generator whose parallelism is "processes" (on CPUs: all but NS) has its chunks of
+    ``chunk`` samples (default: its ``chunk_size``) solved by ``workers`` processes side by side
+    (default: the usable cores); ``workers=1``, and a "threads" generator, solve them here, with
+    this process's torch threads. The samples are the same bits either way (each is a function
+    of its seed alone).
+    """
     path = plan.split_path(split)
     partial = path.with_name(path.name + ".partial")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -145,26 +158,23 @@ def generate_split(plan: DatasetPlan, split: str, workers: int | None = None, ch
         partial.unlink()
     gen = generator_class(plan.family)(**plan.generator)
     n = plan.sizes[split]
-    threaded = gen.parallelism == "threads"
-    chunk = chunk or (int(plan.generator.get("batch_size", 16)) if threaded else 4)
-    workers = 1 if threaded else (workers or os.cpu_count() or 1)
-    starts = list(range(0, n, chunk))
+    workers = 1 if gen.parallelism == "threads" else (workers or _usable_cores())
+    # no larger than an equal share, so that every worker gets work
+    chunk = chunk or max(1, min(gen.chunk_size, -(-n // workers)))
+    jobs = [(plan.family, plan.generator, plan.seed, split, s, min(s + chunk, n)) for s in range(0, n, chunk)]
+    workers = max(1, min(workers, len(jobs)))
     writer = WellWriter(partial, gen.describe(), n, plan.attrs(split))
-    bar = tqdm(total=n, desc=f"generating {plan.name}/{split}", unit="sample", disable=not progress)
+    # smoothing=0: the rate is the mean since the start, not that of the last (bursty) chunk
+    where = f"{workers} processes" if workers > 1 else "in this process"
+    bar = tqdm(total=n, desc=f"generating {plan.name}/{split} ({where})", unit="sample", smoothing=0,
+               disable=not progress)
     try:
-        jobs = [(plan.family, plan.generator, plan.seed, split, s, min(s + chunk, n)) for s in starts]
-        if workers > 1 and len(jobs) > 1:
-            # fork, as DataLoader workers do: the numpy/scipy solvers never touch torch's thread pool.
-            with ProcessPoolExecutor(workers, mp_context=get_context("fork"), initializer=_exit_with_parent,
+        if workers > 1:
+            with ProcessPoolExecutor(workers, mp_context=get_context("fork"), initializer=_start_worker,
                                      initargs=(os.getpid(),)) as pool:
-                for start, batch in pool.map(_solve_chunk, *zip(*jobs)):
-                    writer.write(start, batch)
-                    bar.update(len(next(iter(batch.values()))))
+                _write_all(pool.map(_solve_chunk, *zip(*jobs)), writer, bar)
         else:
-            for job in jobs:
-                start, batch = _solve_chunk(*job)
-                writer.write(start, batch)
-                bar.update(len(next(iter(batch.values()))))
+            _write_all((_solve_chunk(*job) for job in jobs), writer, bar)
         writer.finish()
     except BaseException:
         writer.abort()
@@ -173,6 +183,12 @@ def generate_split(plan: DatasetPlan, split: str, workers: int | None = None, ch
         bar.close()
     os.replace(partial, path)
     return path
+
+
+def _write_all(chunks: Iterator[tuple[int, dict[str, np.ndarray]]], writer: WellWriter, bar: tqdm) -> None:
+    for start, batch in chunks:
+        writer.write(start, batch)
+        bar.update(len(next(iter(batch.values()))))
 
 
 def ensure_dataset(plan: DatasetPlan, workers: int | None = None, progress: bool = True,
@@ -193,9 +209,13 @@ def ensure_dataset(plan: DatasetPlan, workers: int | None = None, progress: bool
     return paths
 
 
-def _exit_with_parent(parent: int) -> None:
-    """Pool initializer: the worker exits once its parent is gone (e.g. killed with SIGKILL)
-    instead of computing on as an orphan. Polls getppid (portable; a worker is reparented)."""
+def _start_worker(parent: int) -> None:
+    """Pool initializer: torch at one thread (single-threaded workers beat contending threads,
+    benchmarks/README.md; and a forked worker must not start OpenMP threads, see
+    ``Generator.parallelism``); and the worker exits once its parent is gone (e.g. killed with
+    SIGKILL) instead of computing on as an orphan. Polls getppid (portable; a worker is reparented)."""
+    torch.set_num_threads(1)
+
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(1.0)

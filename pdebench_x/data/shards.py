@@ -76,7 +76,7 @@ def generate_shard(plan: DatasetPlan, split: str, index: int, count: int, chunk:
         return path
     start, stop = shard_range(plan.sizes[split], index, count)
     gen = generator_class(plan.family)(**plan.generator)
-    chunk = chunk or (int(plan.generator.get("batch_size", 16)) if gen.parallelism == "threads" else 4)
+    chunk = chunk or gen.chunk_size
     partial = path.with_name(path.name + ".partial")
     path.parent.mkdir(parents=True, exist_ok=True)
     attrs = {**plan.attrs(split), "shard_index": index, "shard_count": count, "sample_start": start,

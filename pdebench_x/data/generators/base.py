@@ -140,9 +140,15 @@ class Generator(ABC):
 
     family: str = ""
     version: str = "0"
-    #: "processes": the driver spreads chunks over a process pool (numpy/scipy solvers);
-    #: "threads": the generator is batched and multithreaded itself (torch solvers).
+    #: "processes": the driver spreads chunks over a pool of forked processes, torch at one
+    #: thread in each (a forked child of a process that has used OpenMP threads hangs in its
+    #: first parallel region: the solver must never need two); "threads": the driver solves
+    #: every chunk in its own process, with torch's threads (a GPU; NS's FFTs, whose bits need
+    #: two threads). Measured on CPUs: benchmarks/README.md.
     parallelism: str = "processes"
+    #: samples per call of :meth:`generate` (one unit of work of a pool worker, one step of the
+    #: progress bar): enough for a batched solver to be efficient, few enough for the bar to move.
+    chunk_size: int = 4
 
     def __init__(self, **settings: Any) -> None:
         self.settings = dict(settings)
