@@ -5,6 +5,7 @@ threads, and a progress bar that reports a rate and an ETA."""
 from __future__ import annotations
 
 import re
+import os
 import subprocess
 import sys
 import textwrap
@@ -89,8 +90,9 @@ FORK_AFTER_THREADS = textwrap.dedent("""
 def test_workers_start_from_a_process_that_has_used_threads(tmp_path):
     """A forked worker that started OpenMP threads would hang (libgomp after fork): the pool's
     single-threaded workers never do."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}   # this checkout's package, whatever is installed
     run = subprocess.run([sys.executable, "-c", FORK_AFTER_THREADS, str(tmp_path)], cwd=REPO / "tests",
-                         capture_output=True, text=True, timeout=300)
+                         capture_output=True, text=True, timeout=300, env=env)
     assert run.returncode == 0, run.stderr[-2000:]
 
 
