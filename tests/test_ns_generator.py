@@ -2,17 +2,23 @@
 
 Analytic solutions (Taylor–Green decay, the forced single-shell solution, an analytic
 nonlinear tendency), the temporal order of IF-RK4, spectral convergence in space, the
-invariants of the inviscid Galerkin system, the initial field's variance law, and the
-generator's contract (shapes, determinism, batch independence, errors).
+invariants of the inviscid Galerkin system, the initial field's variance law, the
+generator's contract (shapes, determinism, batch independence, errors), and the solve grid
+``solve_resolution: auto`` takes (the benchmark preset's): frame 0 bitwise that of the 256
+protocol, later frames within ``solve_tolerance`` of the 256 solve's.
 """
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
 import pytest
 import torch
+from omegaconf import OmegaConf
 
+from pdebench_x.core.config import config_dir
+from pdebench_x.data.generators.base import sample_seed
 from pdebench_x.data.generators.ns import NavierStokesGenerator
 from pdebench_x.numerics.ns.fields import forcing_pattern, gaussian_random_field, spectral_resample
 from pdebench_x.numerics.ns.solver import solve_vorticity, velocity_from_vorticity, vorticity_tendency
@@ -268,6 +274,9 @@ def test_float64_setting_agrees_with_float32():
         ({"viscosity": -1.0}, "positive"),
         ({"viscosity_range": [1e-3]}, "pair"),
         ({"viscosity_range": [1e-3, 1e-4]}, "lo <= hi"),
+        ({"solve_resolution": "fine"}, "positive integer"),
+        ({"solve_resolution": "auto", "ic_resolution": 96}, "ic_resolution .* multiple of resolution"),
+        ({"solve_resolution": "auto", "solve_tolerance": 0.0}, "positive"),
     ],
 )
 def test_bad_settings_are_rejected_clearly(settings, match):
@@ -287,8 +296,78 @@ def test_bad_solver_input_is_rejected_clearly():
 
 
 # ------------------------------------------------------------------------------------------
+# Solve grid: solve_resolution auto (datasets/ns.md, "Solve grid")
+# ------------------------------------------------------------------------------------------
+def preset(name: str, **changes) -> dict:
+    presets = OmegaConf.to_container(OmegaConf.load(config_dir() / "data" / "ns.yaml").presets)
+    return {**presets[name]["generator"], **changes}
+
+
+def test_auto_takes_the_grids_the_study_allows():
+    gen = NavierStokesGenerator(**preset("benchmark"))
+    assert gen.cfg["solve_resolution"] == "auto" and gen.auto and gen.solve_grid == 64
+    # the presets that keep 256 do so because no coarser grid meets the tolerance there
+    for name in ("benchmark_1e4", "benchmark_1e5"):
+        assert preset(name)["solve_resolution"] == 256
+        assert NavierStokesGenerator(**preset(name, solve_resolution="auto")).solve_grid == 256
+    # a shorter horizon is covered by the study's longer one
+    assert NavierStokesGenerator(**preset("benchmark", n_steps=5)).solve_grid == 64
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"solve_tolerance": 1.25e-13}, "no grid coarser than 256 meets solve_tolerance 1.25e-13"),
+    ({"viscosity": 2.5e-3}, "none at viscosity 0.0025"),
+    ({"n_steps": 51}, "up to t = 51"),
+    ({"forcing_amplitude": 0.125}, "settings forcing_amplitude=0.125 (study: 0.1)"),
+])
+def test_auto_falls_back_to_the_reference_grid_and_says_so(caplog, changes, message):
+    with caplog.at_level(logging.WARNING, logger="pdebench_x.data.generators.ns"):
+        gen = NavierStokesGenerator(**preset("benchmark", **changes))
+    assert gen.solve_grid == 256
+    assert message in caplog.text and "solving on the reference grid 256" in caplog.text
+
+
+#: samples of the re-check: train samples, not the study's test samples
+CHECK_SEEDS = [sample_seed(0, "train", i) for i in range(2)]
+
+
+def auto_vs_256(n_steps: int, dtype: str, samples: int = 2) -> tuple[dict, dict, np.ndarray]:
+    """The benchmark preset to t = n_steps with auto and with the 256 protocol on the first
+    ``samples`` CHECK_SEEDS; the largest relative L2 difference per frame (over samples, fields)."""
+    seeds = CHECK_SEEDS[:samples]
+    auto = NavierStokesGenerator(**preset("benchmark", n_steps=n_steps, dtype=dtype))
+    assert auto.solve_grid == 64
+    ref = NavierStokesGenerator(**preset("benchmark", n_steps=n_steps, dtype=dtype, solve_resolution=256))
+    a, b = auto.trajectories(seeds), ref.trajectories(seeds)
+    worst = np.array([max(rel_l2(a[k][i, t], b[k][i, t]) for k in ("vorticity", "velocity") for i in range(samples))
+                      for t in range(n_steps + 1)])
+    return a, b, worst
+
+
+def test_auto_keeps_the_256_start_up_and_agrees_after_it():
+    # cheap: one sample to the first coarse frame, t = 3, where the study finds the largest
+    # difference (the slow test below: two samples to t = 50)
+    a, b, worst = auto_vs_256(n_steps=3, dtype="float64", samples=1)
+    for name in ("vorticity", "velocity"):
+        np.testing.assert_array_equal(a[name][:, :3], b[name][:, :3])  # frames 0-2: the start-up on 256
+    assert 0 < worst[3] < 1e-6  # solved on 64, within the tolerance
+    # the stored (float32) frame 0 too: the bytes the fingerprints hash
+    a32, b32, _ = auto_vs_256(n_steps=1, dtype="float32")
+    for name in ("vorticity", "velocity"):
+        np.testing.assert_array_equal(a32[name], b32[name])
+
+
+# ------------------------------------------------------------------------------------------
 # Heavier checks
 # ------------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_auto_agrees_with_the_256_solve_up_to_t_50():
+    # the benchmark preset's whole horizon on two samples (~90 s; the study: datasets/ns.md)
+    _, _, worst = auto_vs_256(n_steps=50, dtype="float64")
+    assert worst.max() < 1e-6
+
+
+
 @pytest.mark.slow
 def test_default_grid_agrees_with_a_256_solve():
     # Default preset (64 solved at 64) vs the benchmark's 256 solve stored [::4], nu = 1e-3.
