@@ -3,12 +3,18 @@ and the generation time it buys (issue 16), side by side in one run.
 
 ``study``: for each row of ``SOLVE_GRID_STUDY`` (viscosity, last time), the first ``--samples``
 test samples of the official seed are solved in float64 on the reference grid (ic_resolution
-= 256, the FNO protocol) and on each coarser grid (64, 128), all stored [::k] at 64; printed:
+= 256, the FNO protocol) and the way ``auto`` solves them with each coarser grid (64, 128:
+after the start-up on 256), all stored [::k] at 64; printed:
 the largest relative L2 difference per stored frame (t = 1 .. last time; vorticity and
 velocity; over the samples) and the frame where it occurs, the grid ``auto`` takes at the
 default tolerance, and the rows as code (``GridStudy(...)``) to compare with the generator's
 table. ``--round-off N`` adds the float32 round-off of the first N samples at the first row
 (float32 solves against the float64 reference solve): what the stored data carries anyway.
+
+``early``: the first row over the first coarse frames (t <= 3, where the difference peaks) on
+the whole test split, for each coarse grid. ``startup``: for some samples (the worst of
+``early``), the difference per length of the start-up on the reference grid (0: frame 0 from
+it, then coarse) -- what ``STARTUP_FRAMES`` rests on.
 
 ``timing``: the benchmark preset (nu = 1e-3, T = 50) generated through the build driver
 (``generate_split``, HDF5 written) with the old setting (solve_resolution 256) on the first
@@ -16,8 +22,10 @@ table. ``--round-off N`` adds the float32 round-off of the first N samples at th
 CPU time, the largest difference between the two over the samples both made, and the time of
 the whole 1,200-sample preset projected from the measured rate.
 
-    python benchmarks/ns_convergence.py study --samples 6 --round-off 2
-    python benchmarks/ns_convergence.py timing --before 8 --threads 2
+    python benchmarks/ns_convergence.py study --samples 6 --round-off 2     # ~40 min on 2 cores
+    python benchmarks/ns_convergence.py early --samples 200                 # ~15 min
+    python benchmarks/ns_convergence.py startup --indices 139 3             # ~3 min
+    python benchmarks/ns_convergence.py timing --before 8 --threads 2       # ~6 min
 """
 from __future__ import annotations
 
@@ -132,7 +140,7 @@ def early(args) -> None:
         for grid in COARSE:
             out = gen.trajectories(seeds, solve_grid=grid)
             diffs[grid].append(np.max([frame_differences(out[f], ref[f]) for f in FIELDS], axis=0).max(axis=1))
-    print(f"\n| nu | frames | samples | solve grid | largest | median | 90th percentile |\n|---|---|---|---|---|---|---|")
+    print("\n| nu | frames | samples | solve grid | largest | median | 90th percentile |\n" + "|---" * 7 + "|")
     for grid in COARSE:
         d = np.concatenate(diffs[grid])
         print(f"| {row.viscosity:g} | 1 .. {frames} | {len(d)} | {grid} | {d.max():.1e} (sample {int(d.argmax())}) | "
@@ -186,8 +194,8 @@ def timing(args) -> None:
     d, i, t, name = worst({f: after[f][:both] for f in FIELDS}, {f: before[f][:both] for f in FIELDS})
     frame0 = all(np.array_equal(after[f][:both, 0], before[f][:both, 0]) for f in FIELDS)
     rate_b, rate_a = wall_b / nb, wall_a / na
-    print(f"\n| preset benchmark (nu = 1e-3, T = 50), test split | samples | wall s | CPU s | wall s / sample |"
-          f" test split (200) | whole preset (1,200) |\n|---|---|---|---|---|---|---|")
+    print("\n| preset benchmark (nu = 1e-3, T = 50), test split | samples | wall s | CPU s | wall s / sample |"
+          " test split (200) | whole preset (1,200) |\n" + "|---" * 7 + "|")
     for label, n, wall, cpu, rate, measured in (("before: 256 solves", nb, wall_b, cpu_b, rate_b, nb >= 200),
                                                 ("after: auto (64 solves)", na, wall_a, cpu_a, rate_a, na >= 200)):
         split = f"{wall:.0f} s" if measured else f"{200 * rate / 60:.0f} min (projected)"

@@ -15,8 +15,9 @@ field, up to its band limit, whatever grid it is solved on.
 grid, store it subsampled) on a coarser grid where a convergence study showed the stored frames
 agree with the protocol's to ``solve_tolerance``: the first :data:`STARTUP_FRAMES` time units
 are solved on the ``ic_resolution`` grid (those frames, frame 0 included, are the protocol's
-bit for bit), the rest on the coarse grid from the band-limited state. The choice is a table (:data:`SOLVE_GRID_STUDY`, measured by
-``benchmarks/ns_convergence.py``), never a measurement made at generation time.
+bit for bit), the rest on the coarse grid from the band-limited state. The choice is a table
+(:data:`SOLVE_GRID_STUDY`, measured by ``benchmarks/ns_convergence.py``), never a measurement
+made at generation time.
 """
 from __future__ import annotations
 
@@ -183,9 +184,10 @@ class NavierStokesGenerator(Generator):
     resolution; stored by [::k] subsampling as the FNO files, 256 -> 64; or "auto", see the
     module docstring and :func:`auto_solve_resolution`), solve_tolerance=1e-6 (read by "auto"),
     ic_resolution=256 (grid the GRF noise is drawn on; "auto"'s reference grid),
-    viscosity=1e-3, n_steps=20 (frames after t = 0), dt_out=1.0, forcing_amplitude=0.1, cfl=1.0, max_dt=0.1, viscosity_range=None ([lo, hi]:
-    log-uniform per sample), forcing_range=None ([lo, hi]: uniform amplitude per sample),
-    ic_alpha=2.5, ic_tau=7.0, dtype="float32" | "float64", device="cpu" | "cuda[:i]".
+    viscosity=1e-3, n_steps=20 (frames after t = 0), dt_out=1.0, forcing_amplitude=0.1,
+    cfl=1.0, max_dt=0.1, viscosity_range=None ([lo, hi]: log-uniform per sample),
+    forcing_range=None ([lo, hi]: uniform amplitude per sample), ic_alpha=2.5, ic_tau=7.0,
+    dtype="float32" | "float64", device="cpu" | "cuda[:i]".
 
     Per sample, ``default_rng(seed)`` draws two uniforms first (used for viscosity and forcing
     amplitude when those vary, consumed either way so the initial field does not depend on the
