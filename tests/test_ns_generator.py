@@ -4,8 +4,8 @@ Analytic solutions (Taylor–Green decay, the forced single-shell solution, an a
 nonlinear tendency), the temporal order of IF-RK4, spectral convergence in space, the
 invariants of the inviscid Galerkin system, the initial field's variance law, the
 generator's contract (shapes, determinism, batch independence, errors), and the solve grid
-``solve_resolution: auto`` takes (the benchmark preset's): frame 0 bitwise that of the 256
-protocol, later frames within ``solve_tolerance`` of the 256 solve's.
+``solve_resolution: auto`` takes (the benchmark preset's): the frames of its start-up on 256
+bitwise those of the 256 protocol, the later ones within ``solve_tolerance`` of the 256 solve's.
 """
 from __future__ import annotations
 
@@ -351,7 +351,7 @@ def test_auto_keeps_the_256_start_up_and_agrees_after_it():
     for name in ("vorticity", "velocity"):
         np.testing.assert_array_equal(a[name][:, :3], b[name][:, :3])  # frames 0-2: the start-up on 256
     assert 0 < worst[3] < 1e-6  # solved on 64, within the tolerance
-    # the stored (float32) frame 0 too: the bytes the fingerprints hash
+    # in float32 too (frame 0: the bytes the fingerprints hash)
     a32, b32, _ = auto_vs_256(n_steps=1, dtype="float32")
     for name in ("vorticity", "velocity"):
         np.testing.assert_array_equal(a32[name], b32[name])
@@ -365,7 +365,6 @@ def test_auto_agrees_with_the_256_solve_up_to_t_50():
     # the benchmark preset's whole horizon on two samples (~90 s; the study: datasets/ns.md)
     _, _, worst = auto_vs_256(n_steps=50, dtype="float64")
     assert worst.max() < 1e-6
-
 
 
 @pytest.mark.slow

@@ -102,9 +102,9 @@ class GridStudy:
     ``max_difference[n]`` is the largest relative L2 difference, per stored frame t = 1, ...,
     ``horizon`` and field (vorticity, velocity), between the frames "auto" stores solving on the
     n x n grid (after :data:`STARTUP_FRAMES` on the reference grid) and those of the reference
-    solve on the ``ic_resolution`` grid, both in float64
-    (the grids' discretisation errors, time step included; the float32 round-off of the data,
-    the same on every grid, is stated in datasets/ns.md).
+    solve on the ``ic_resolution`` grid, both in float64 (the grids' discretisation errors, time
+    step included; the float32 round-off of the data, the same on every grid, is stated in
+    datasets/ns.md).
     """
 
     viscosity: float
