@@ -25,7 +25,7 @@ from pdebench_x.models.prose import PROSE
 from pdebench_x.pdes.symbolic import PLACEHOLDER, SIGNS
 from pdebench_x.training.preflight import SettingError, check_run_settings
 from pdebench_x.training.task import OperatorTask, WindowNormalizer
-from test_recipes_mgno_sinenet import _equal, kept, lookup, restated, same
+from test_recipes_mgno_sinenet import _equal, assert_equals_table, kept, restated, same
 
 PROSE_REPO = "github felix-lyx/prose @ eaf598d"
 LPINN_REPO = "github rmojgani/LPINNs @ 431b40e"
@@ -252,11 +252,7 @@ def _leaves(node, prefix: str) -> list[str]:
 
 @pytest.mark.parametrize("experiment", sorted(TABLES))
 def test_paper_configuration_equals_its_official_table(experiment):
-    repository, rows = TABLES[experiment]
-    cfg = compose_config([f"experiment={experiment}"])
-    wrong = [f"{row.key}: composed {lookup(cfg, row.key)!r}, table {row.ours!r} (official {row.official!r}, "
-             f"{repository} {row.source})" for row in rows if not _equal(lookup(cfg, row.key), row.ours)]
-    assert not wrong, f"experiment={experiment} departs from its table:\n" + "\n".join(wrong)
+    assert_equals_table(experiment, *TABLES[experiment])
 
 
 @pytest.mark.parametrize("experiment", sorted(TABLES))
