@@ -92,6 +92,7 @@ PROSE_TABLE = [
     same("model.recipe.steps_per_epoch", 4000, f"{MAIN}:41 (n_steps_per_epoch)"),
     same("model.recipe.train_mode", "one_step", f"{TRAINER}:460-467 (10 frames in, 10 out, one call)"),
     same("model.recipe.monitor", "val/rollout_loss", f"{MAIN}:72 (validation_metrics _l2_error)"),
+    same("model.recipe.selection", "best", f"{MAIN}:72 (the metric for model selection)"),
     restated("model.recipe.rollout_loss", "rel_l2_per_field", "_l2_error",
              "prose_fd/utils/metrics.py:86-88, prose_fd/evaluate.py:163-188",
              "relative L2 per (sample, frame) in physical units, averaged; per field here, over the fields "

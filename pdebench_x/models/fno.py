@@ -5,25 +5,65 @@ A thin adapter to the suite's contract: the input frames are flattened into chan
 lifting and projection channel MLPs, a grid positional embedding) maps them to
 ``out_steps * out_channels`` channels. For non-periodic data the package's domain padding
 (a fraction of the grid) plays the role of the original code's zero padding.
+
+One entry in ``n_modes`` makes the model one-dimensional (the FNO paper's Burgers network): the
+data's 1D fields ([.., X, 1], Y = 1) are squeezed to [.., X] for the package's 1D FNO. Mode
+counts are the package's: the last axis keeps ``n // 2 + 1`` real-FFT modes, the others ``n``
+centred ones, so the original code's ``modes1 = 16`` (rfft modes 0..15) is ``n_modes: [30]``.
+
+``activation``: ``gelu`` (the package's default) or ``relu`` (the FNO paper's scripts). Without the
+package's channel MLP (``use_channel_mlp: false``) the package applies the activation twice in each
+layer but the last: harmless for ReLU (idempotent), not for GELU. ``spectral_init: uniform``
+draws the spectral weights as the original code does (real and imaginary parts
+``U(0, 1) / (in_channels * out_channels)``) instead of the package's normal law (std
+``sqrt(2 / (in + out))``, about 1000 times larger at width 64).
 """
 from __future__ import annotations
 
+import torch
+import torch.nn.functional as F
 from neuralop.models import FNO as _PackageFNO
 
 from pdebench_x.models.base import OperatorModel
+
+
+ACTIVATIONS = {"gelu": F.gelu, "relu": F.relu}
 
 
 class FNO(OperatorModel):
     def __init__(self, in_steps: int, in_channels: int, out_steps: int, out_channels: int,
                  padding: str = "zeros", n_modes: tuple[int, int] | list[int] = (12, 12),
                  hidden_channels: int = 32, n_layers: int = 4, domain_padding: float | None = None,
-                 **fno_kwargs) -> None:
+                 activation: str = "gelu", spectral_init: str | None = None, **fno_kwargs) -> None:
         super().__init__(in_steps, in_channels, out_steps, out_channels, padding)
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation={activation!r}: choose one of {sorted(ACTIVATIONS)}")
+        if spectral_init not in (None, "uniform"):
+            raise ValueError(f"spectral_init={spectral_init!r}: choose null (the package's) or 'uniform' (the "
+                             "original code's)")
         if domain_padding is None:
             domain_padding = 0.0 if padding == "circular" else 0.125
         self.net = _PackageFNO(n_modes=tuple(n_modes), in_channels=self.flat_in_channels,
                                out_channels=self.flat_out_channels, hidden_channels=hidden_channels,
-                               n_layers=n_layers, domain_padding=domain_padding or None, **fno_kwargs)
+                               n_layers=n_layers, domain_padding=domain_padding or None,
+                               non_linearity=ACTIVATIONS[activation], **fno_kwargs)
+        if spectral_init == "uniform":
+            with torch.no_grad():
+                for conv in self.net.fno_blocks.convs:
+                    weight = conv.weight.tensor  # the package's dense (unfactorised) complex weight
+                    scale = 1.0 / (weight.shape[0] * weight.shape[1])
+                    weight.copy_(torch.complex(torch.rand(weight.shape), torch.rand(weight.shape)) * scale)
+
+        self.one_dimensional = len(tuple(n_modes)) == 1
+
+    def check_grid(self, shape: tuple[int, int]) -> None:
+        if self.one_dimensional and shape[1] != 1:
+            raise ValueError(f"a 1D FNO (one entry in model.net.n_modes) takes 1D data (grid [X, 1]), got grid "
+                             f"{list(shape)}: give model.net.n_modes two entries for 2D data")
 
     def forward(self, x, cond=None):
-        return self.unflatten_time(self.net(self.flatten_time(x)))
+        flat = self.flatten_time(x)
+        if self.one_dimensional:
+            self.check_grid(tuple(flat.shape[-2:]))
+            return self.unflatten_time(self.net(flat[..., 0])[..., None])
+        return self.unflatten_time(self.net(flat))

@@ -14,6 +14,9 @@ from omegaconf import DictConfig, OmegaConf
 from pdebench_x.data.build import generator_class, plan_from_config
 from pdebench_x.data.generators.base import SPLITS
 
+#: recipe.selection: the checkpoint tested (training/run.py).
+SELECTIONS = ("best", "last")
+
 
 class SettingError(ValueError):
     """One or more settings of a run are invalid; the message lists each of them."""
@@ -98,6 +101,8 @@ def _model_problems(model: Mapping[str, Any]) -> list[str]:
                _integer_rule(1, nullable=True, meaning_of_null="data.batch_size"))
         _check(problems, "model.recipe.steps_per_epoch", (model.get("recipe") or {}).get("steps_per_epoch"),
                _integer_rule(1, nullable=True, meaning_of_null="one pass over the training windows"))
+        _check(problems, "model.recipe.selection", (model.get("recipe") or {}).get("selection", "best"),
+               lambda v: None if v in SELECTIONS else f"must be one of {SELECTIONS} (the checkpoint tested)")
     return problems
 
 

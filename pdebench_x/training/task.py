@@ -9,7 +9,7 @@ Normalisation (``recipe.normalization``): ``dataset`` (default) normalises the i
 train split's per-channel statistics and the predictions with the targets'; ``per_sample`` (PROSE-
 FD's ``normalize: meanvar``) normalises every window of a sample, per channel, with the mean and
 standard deviation of that window alone, its targets with the same statistics (see
-:class:`WindowNormalizer`). Predictions are decoded to physical units. The loss is computed in
+:class:`WindowNormalizer`); ``none`` feeds the fields as they are (mean 0, std 1). Predictions are decoded to physical units. The loss is computed in
 the space the recipe names (``normalized``: the units the model works in); every metric in
 physical units.
 
@@ -41,7 +41,7 @@ from pdebench_x.training.optim import build_optimizer, build_scheduler, schedule
 log = logging.getLogger(__name__)
 
 TRAIN_MODES = ("one_step", "unroll")
-NORMALIZATIONS = ("dataset", "per_sample")
+NORMALIZATIONS = ("dataset", "per_sample", "none")
 
 
 class WindowNormalizer:
@@ -77,6 +77,8 @@ class OperatorTask(L.LightningModule):
         self.model_name = model_name
         self.model = instantiate(dict(net), **self.spec.model_kwargs())
         mean, std = stats["mean"], stats["std"]
+        if self.recipe.get("normalization") == "none":  # raw fields (FNO's 1D Burgers script)
+            mean, std = {c: 0.0 for c in mean}, {c: 1.0 for c in std}
         self.in_norm = ChannelNormalizer([mean[c] for c in self.spec.input_channels],
                                          [std[c] for c in self.spec.input_channels])
         self.out_norm = ChannelNormalizer([mean[c] for c in self.spec.target_channels],
