@@ -209,7 +209,7 @@ def test_overrides_give_new_dataset_names():
 
 
 def test_unknown_preset_and_family_are_clear_errors():
-    with pytest.raises(ValueError, match=r"unknown preset 'huge'.*\['benchmark', 'rough', 'small', 'smooth'\]"):
+    with pytest.raises(ValueError, match=r"unknown preset 'huge'.*\['benchmark', 'fno', 'rough', 'small', 'smooth'\]"):
         _name(["data.preset=huge"])
     with pytest.raises(ValueError, match=r"unknown PDE family 'maxwell'; known families: \['burgers', 'convection'"):
         build.generator_class("maxwell")
