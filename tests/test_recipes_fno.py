@@ -46,9 +46,6 @@ TWO_D_MODES = ("the package keeps n = 24 centred rows (frequencies -12..11) and 
 NO_UNROLL_STEPS = ("the recipe schema (pdebench_x/core/config_schema.py) has no unroll_steps, which "
                    "training/common.py reads for the unrolled horizon, so no experiment yaml can set it: "
                    "train_mode=unroll trains on one step until it is added")
-ODD_GRID_BUG = ("neuraloperator 2.0.0's SpectralConv undoes its fftshift with fftshift, not ifftshift: on an "
-                "odd grid every output row lands one frequency off (fixed upstream in dc4e3aeb, #688)")
-
 
 def _batch_sum(terms: str, divisor: int) -> str:
     return (f"LpLoss(size_average=False) sums over {terms} and Adam adds the decay to that gradient: with our "
@@ -329,7 +326,7 @@ def test_the_network_has_the_official_real_parameter_count(experiment, width, li
 @pytest.mark.parametrize("experiment,grid", [
     ("fno_ns_paper", 64),
     ("fno_darcy_paper", 84),
-    pytest.param("fno_darcy_paper", 85, marks=pytest.mark.xfail(strict=True, reason=ODD_GRID_BUG)),
+    ("fno_darcy_paper", 85),   # odd: models/fno.py's CentredSpectralConv corrects the package's inverse shift
 ])
 def test_the_package_keeps_the_scripts_modes(experiment, grid):
     """The configured network's first spectral convolution against the scripts' (fourier_2d.py:54-68,

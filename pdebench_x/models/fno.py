@@ -22,12 +22,46 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from neuralop.layers.spectral_convolution import SpectralConv
 from neuralop.models import FNO as _PackageFNO
 
 from pdebench_x.models.base import OperatorModel
 
 
 ACTIVATIONS = {"gelu": F.gelu, "relu": F.relu}
+
+
+class CentredSpectralConv(SpectralConv):
+    """The package's spectral convolution with its inverse shift corrected on odd grids.
+
+    neuraloperator 2.0.0 centres the kept modes of every axis but the last with ``fftshift`` and
+    moves them back with ``fftshift`` again instead of ``ifftshift`` (corrected upstream after 2.0.0,
+    commit dc4e3aeb): on an odd number of points (FNO's Darcy at 85, MgNO's at 211) every output
+    mode lands one frequency off. The two shifts agree on even sizes, where the package's own
+    forward runs unchanged (bit for bit); on odd sizes this forward does the same computation with
+    the inverse shift, for the configuration the adapter builds (dense weights, not separable,
+    full precision, real data, output on the input grid).
+    """
+
+    def forward(self, x: torch.Tensor, output_shape=None) -> torch.Tensor:
+        leading = x.shape[2:-1]  # the shifted axes
+        if all(n % 2 == 0 for n in leading) or output_shape is not None:
+            return super().forward(x, output_shape=output_shape)
+        if self.separable or self.complex_data or self.fno_block_precision != "full" \
+                or self.resolution_scaling_factor is not None:
+            raise NotImplementedError("CentredSpectralConv corrects only dense, full-precision real convolutions "
+                                      "on the input grid")
+        dims = tuple(range(-self.order, 0))
+        spectrum = torch.fft.fftshift(torch.fft.rfftn(x, norm=self.fft_norm, dim=dims), dim=dims[:-1])
+        weight = self.weight[(slice(None),) * (self.order + 2)]  # [in, out, kept modes ...]
+        kept = weight.shape[2:]
+        window = tuple(slice(n // 2 - m // 2, n // 2 - m // 2 + m) for n, m in zip(spectrum.shape[2:-1], kept[:-1]))
+        window = (slice(None), slice(None), *window, slice(None, kept[-1]))
+        out = torch.zeros(x.shape[0], self.out_channels, *spectrum.shape[2:], dtype=spectrum.dtype, device=x.device)
+        out[window] = torch.einsum("bi...,io...->bo...", spectrum[window], weight)
+        out = torch.fft.ifftshift(out, dim=dims[:-1])
+        y = torch.fft.irfftn(out, s=x.shape[2:], dim=dims, norm=self.fft_norm)
+        return y + self.bias if self.bias is not None else y
 
 
 class FNO(OperatorModel):
@@ -46,7 +80,8 @@ class FNO(OperatorModel):
         self.net = _PackageFNO(n_modes=tuple(n_modes), in_channels=self.flat_in_channels,
                                out_channels=self.flat_out_channels, hidden_channels=hidden_channels,
                                n_layers=n_layers, domain_padding=domain_padding or None,
-                               non_linearity=ACTIVATIONS[activation], **fno_kwargs)
+                               non_linearity=ACTIVATIONS[activation], conv_module=CentredSpectralConv,
+                               **fno_kwargs)
         if spectral_init == "uniform":
             with torch.no_grad():
                 for conv in self.net.fno_blocks.convs:
