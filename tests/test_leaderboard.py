@@ -272,7 +272,7 @@ def test_malformed_record_refused(env, tmp_path):
 def test_unknown_schema_version_refused(env, tmp_path):
     rec = copy.deepcopy(env.record)
     rec["schema_version"] = "99"
-    _expect_refused(env, tmp_path, rec, r"unknown schema_version '99'.*reads \['1', '1.1'\]")
+    _expect_refused(env, tmp_path, rec, r"unknown schema_version '99'.*reads \['1', '1.1', '2'\]")
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), -0.1])
@@ -354,6 +354,7 @@ def test_verify_accepts_honest_record_and_refuses_edited_one(env, tmp_path, caps
         section["overall"]["nrmse"] *= 0.9
         section["per_channel"]["u"]["nrmse"] *= 0.9
         section["per_step"]["nrmse"][0] *= 0.9
+        section["per_sample"]["nrmse"] = [v * 0.9 for v in section["per_sample"]["nrmse"]]
     forged["aggregate"] = aggregate(forged["seeds"])  # and keeps the aggregate consistent
     validate_record(forged)
     board = env.fresh_board(tmp_path / "board")
@@ -451,6 +452,7 @@ def _synthetic(env, solver, dataset, nrmse_by_seed, steps=1):
         section["per_channel"]["u"]["nrmse"] = value  # one channel: the overall value is the channel's
         section["per_step"] = {k: [v] * steps for k, v in section["overall"].items()}
         section["steps"] = list(range(steps))
+        section["per_sample"] = {k: [section["overall"][k]] * section["n_samples"] for k in section["per_sample"]}
     rec["aggregate"] = aggregate(rec["seeds"])
     return validate_record(rec)
 
@@ -652,8 +654,8 @@ def test_shipped_board_is_valid_and_built_from_its_records():
     readme, page = board_mod.render(records)
     assert (shipped / "README.md").read_text() == readme, "run `pdebench-x board build`"
     assert (shipped / "index.html").read_text() == page, "run `pdebench-x board build`"
-    for rec in records:  # version-1 records stay valid under the 1.1 schema, unmigrated
-        assert rec["schema_version"] in ("1", "1.1")
+    for rec in records:  # older records stay valid under the newer schema, unmigrated
+        assert rec["schema_version"] in ("1", "1.1", "2")
     for fp_file in store.fingerprints_dir(shipped).glob("*.json"):
         fpm.load_fingerprint(fp_file.parent, fp_file.stem)  # unedited, readable
 
@@ -731,7 +733,7 @@ def test_rescore_reproduces_the_training_runs_k_section(env):
 def test_per_instance_run_is_scored_into_a_valid_record(env, pi, tmp_path, capsys):
     rec, run = pi.pinn, json.loads((pi.pinn_run / METRICS_FILE).read_text())
     validate_record(json.loads(dump_record(rec)))
-    assert rec["schema_version"] == "1.1" and rec["status"] == "ok" and rec["source"] == "run"
+    assert rec["schema_version"] == "2" and rec["status"] == "ok" and rec["source"] == "run"
     assert rec["solver"]["kind"] == "per_instance" and rec["solver"]["model"] == "pinn"
     block = rec["instances"]
     assert block["k"] == 2 and block["indices"] == env.record["instances"]["indices"] == run["instances"]
@@ -797,7 +799,7 @@ def test_k_section_checks_catch_edits(env, pi):
         edit(bad)
         with pytest.raises(RecordError, match=match):
             validate_record(bad)
-    v1 = copy.deepcopy(env.record)
+    v1 = _without_v2_fields(copy.deepcopy(env.record))
     v1["schema_version"] = "1"
     with pytest.raises(RecordError, match=r"need schema_version '1.1'"):
         validate_record(v1)
@@ -812,8 +814,61 @@ def test_k_section_checks_catch_edits(env, pi):
         validate_record(na)
 
 
+def test_version_2_fields_are_the_seeds_and_checked(env):
+    """The scorer's record carries each test sample's nRMSE, the budget and the learning curve of
+    every seed; an edit of any of them that breaks an identity is caught, and a 1.1 record may not
+    carry them."""
+    rec = env.record
+    assert rec["schema_version"] == "2"
+    for seed in rec["seeds"]:
+        section = seed["metrics"]["steady"]
+        assert len(section["per_sample"]["nrmse"]) == section["n_samples"] == rec["dataset"]["n_test_samples"]
+        assert sum(section["per_sample"]["nrmse"]) / section["n_samples"] == pytest.approx(section["overall"]["nrmse"])
+        budget, curve = seed["budget"], seed["learning_curve"]
+        assert budget["cpu_seconds"] > 0 and budget["device"] == "cpu" and budget["optimizer_steps"] == seed["global_steps"]
+        assert len(curve["epoch"]) == len(curve["val/loss"]) == seed["epochs"] and all(v > 0 for v in curve["val/loss"])
+    for edit, match in [
+        (lambda r: r["seeds"][0]["metrics"]["steady"]["per_sample"]["nrmse"].__setitem__(0, 5.0),
+         r"seeds\[0\]\.metrics\.steady\.overall\.nrmse .* its per_sample values give"),
+        (lambda r: r["seeds"][1]["metrics"]["steady"]["per_sample"]["nrmse"].pop(), r"per_sample\.nrmse holds \d+ values"),
+        (lambda r: r["seeds"][0]["budget"].update(optimizer_steps=10 ** 6), r"budget\.optimizer_steps is 1000000"),
+        (lambda r: r["seeds"][2]["learning_curve"]["val/loss"].append(0.1), r"learning_curve\.val/loss has \d+ entries"),
+        (lambda r: r.update(schema_version="1.1"), r"need schema_version '2'"),
+    ]:
+        bad = copy.deepcopy(rec)
+        edit(bad)
+        with pytest.raises(RecordError, match=match):
+            validate_record(bad)
+
+
+def test_convergence_rule_and_its_mark_on_the_board(env):
+    """Still improving by more than 5 % in the last fifth of the validations: flagged, by seed, on both pages."""
+    from pdebench_x.leaderboard.statistics import still_improving
+    assert still_improving([1.0, 0.5]) is True                       # 2 epochs: the second is the last fifth
+    assert still_improving([1.0, 0.6, 0.5, 0.5, 0.49]) is False      # 2 % better than before the tail
+    assert still_improving([1.0, 0.6, 0.5, 0.5, 0.47]) is True       # 6 % better
+    assert still_improving([0.3]) is None and still_improving(None) is None
+    rec = copy.deepcopy(env.record)
+    for seed, tail in zip(rec["seeds"], (0.1, 0.99, 1.0)):          # seed 0 still improving, seeds 1, 2 flat
+        seed["learning_curve"] = {"epoch": [0, 1], "val/loss": [1.0, tail], "train_loss": [1.0, 1.0]}
+    md, page = board_mod.render([validate_record(rec)])
+    assert f"**not converged** (seed {rec['seeds'][0]['seed']}): " in md
+    assert page.count(">not converged</span> (seed 0)") == 1 and 'id="plot-curve-' in page
+
+
+def _without_v2_fields(rec):
+    """``rec`` as a version-1.1 scorer wrote it: no per-sample values, budget or learning curve."""
+    for seed in rec["seeds"]:
+        for key in ("budget", "learning_curve"):
+            seed.pop(key, None)
+        for block in (seed["metrics"], (seed.get("instances") or {}).get("metrics") or {}):
+            for section in block.values():
+                section.pop("per_sample", None)
+    return rec
+
+
 def _v1_copy(rec, name):
-    old = copy.deepcopy(rec)
+    old = _without_v2_fields(copy.deepcopy(rec))
     old["schema_version"], old["solver"]["name"] = "1", name
     for key in ("status", "instances"):
         old.pop(key)

@@ -100,6 +100,46 @@ def score_checkpoint(path, cfg) -> float:
     return torch.cat(errors).mean().item()
 
 
+def test_budget_and_learning_curve_are_the_runs(ascent_run):
+    """metrics.json states what training spent (CPU and wall seconds inside fit, epochs, steps) and
+    the validation curve, epoch by epoch, equal to what the CSV logger saw."""
+    _, run_dir, record, _ = ascent_run
+    budget, curve = record["budget"], record["learning_curve"]
+    assert budget["epochs"] == record["epochs"] == 2 and budget["optimizer_steps"] == record["global_steps"] == 8
+    assert 0 < budget["cpu_seconds"] and 0 < budget["wall_seconds"] <= record["train_seconds"]
+    assert budget["device"] == "cpu" and budget["stopped_by"] is None and budget["cpu_seconds_limit"] is None
+    losses = validation_losses(run_dir)
+    assert curve["epoch"] == [0, 1]
+    assert curve["val/loss"] == pytest.approx([losses[0], losses[1]], rel=1e-6)
+    assert all(v > 0 for v in curve["train_loss"]) and len(curve["train_loss"]) == 2
+
+
+def test_a_cpu_budget_ends_training(tiny_darcy, tmp_path):
+    """+budget.cpu_seconds stops fit once that much process CPU time is spent (here: after one step),
+    the run still tests and says why it stopped."""
+    cfg = tiny_darcy.config(TINY_TRAIN + ["trainer.max_epochs=5", "+budget.cpu_seconds=1e-6"],
+                            output_dir=tmp_path)
+    record = run_training(cfg, tmp_path / "run")
+    assert record["global_steps"] == 1 and record["budget"]["optimizer_steps"] == 1
+    assert record["budget"]["stopped_by"] == "cpu_seconds >= 1e-06"
+    assert record["budget"]["cpu_seconds"] >= 1e-6 and record["budget"]["cpu_seconds_limit"] == 1e-6
+    assert math.isfinite(record["metrics"]["steady"]["overall"]["nrmse"])
+
+
+def test_budget_survives_a_resume():
+    """The callback's counters and curve are in the checkpoint: a resumed run reports the whole run."""
+    from pdebench_x.training.budget import TrainingBudget
+    first = TrainingBudget()
+    first.cpu_seconds, first.wall_seconds = 12.5, 20.0
+    first.curve["epoch"], first.curve["val/loss"] = [0, 1], [0.5, 0.4]
+    first.curve["train_loss"], first.curve["val/rollout_loss"] = [0.6, 0.45], [None, None]
+    resumed = TrainingBudget()
+    resumed.load_state_dict(first.state_dict())
+    assert (resumed.cpu_seconds, resumed.wall_seconds) == (12.5, 20.0) and resumed.curve == first.curve
+    with pytest.raises(ValueError, match="budget must be > 0 seconds"):
+        TrainingBudget(cpu_seconds=0)
+
+
 def test_checkpoint_is_the_best_on_validation_and_is_the_one_tested(ascent_run):
     cfg, run_dir, record, _ = ascent_run
     losses = validation_losses(run_dir)

@@ -6,6 +6,7 @@
     pdebench-x score --predictions seed0.h5 seed1.h5 seed2.h5 [solver=NAME]
     pdebench-x score --verify leaderboard/submissions/<record>.json [--files ckpt0 ckpt1 ckpt2]
     pdebench-x board build | validate | add <record.json> [--verify]
+    pdebench-x board check <record.json> [<record.json> ...]      # a pull request's checks, run locally
     pdebench-x fingerprint data=ns [data.preset=benchmark] [data.sizes.test=50] [--samples N] [--overwrite]
 
 Arguments are ``key=value`` tokens (configuration in Hydra's override syntax, lists as
@@ -55,9 +56,9 @@ def parser() -> argparse.ArgumentParser:
     common(s)
     s.set_defaults(func=cmd_score)
 
-    b = sub.add_parser("board", help="build or validate the board, or add a record")
-    b.add_argument("action", choices=["build", "validate", "add"])
-    b.add_argument("record", nargs="?", help="with add: the record file")
+    b = sub.add_parser("board", help="build or validate the board, add a record, or check records for a pull request")
+    b.add_argument("action", choices=["build", "validate", "add", "check"])
+    b.add_argument("records", nargs="*", metavar="record", help="with add: the record file; with check: record files")
     b.add_argument("--verify", action="store_true", help="with add: re-score the record's checkpoints first")
     b.add_argument("--files", nargs="+", default=[], help="with add --verify: checkpoints in seed order")
     common(b)

@@ -1,5 +1,5 @@
 """The leaderboard's commands: ``score`` (runs, predictions files, --verify -> a record),
-``board`` (build, validate, add) and ``fingerprint`` (an official test split)."""
+``board`` (build, validate, add, check) and ``fingerprint`` (an official test split)."""
 from __future__ import annotations
 
 import argparse
@@ -92,14 +92,37 @@ def cmd_board(args) -> int:
     elif args.action == "validate":
         records = store.load_board(board)
         print(f"{len(records)} record(s) valid")
+    elif args.action == "check":
+        return _check(args.records, board, _data_root(args))
     elif args.action == "add":
-        if not args.record:
-            raise CLIError("board add needs the record file: pdebench-x board add <record.json>")
-        record = _read_record(args.record)
+        if len(args.records) != 1:
+            raise CLIError("board add needs one record file: pdebench-x board add <record.json>")
+        record = _read_record(args.records[0])
         if args.verify:
             scoring.verify_record(record, store.fingerprints_dir(board), _data_root(args), args.files or None)
         print(f"added {store.add_record(record, board)}")
     return 0
+
+
+def _check(paths: list[str], board: Path, data_root: Path) -> int:
+    """One line per step and record; 0 when every record passes every step, else 1."""
+    from pdebench_x.leaderboard.submission_check import UnreadableSubmission, check_submissions
+    if not paths:
+        raise CLIError("board check needs record files: pdebench-x board check <record.json> [<record.json> ...]")
+    failed, current = [], None
+    try:
+        for result in check_submissions(paths, board, data_root):
+            if result.record != current:
+                current = result.record
+                print(f"{current}:")
+            print(f"  {result.line()}", flush=True)
+            if not result.ok:
+                failed.append(f"{result.record} (step {result.step})")
+    except UnreadableSubmission as err:
+        raise CLIError(str(err)) from err
+    print(f"{len(failed)} of {len(paths)} record(s) failed: {', '.join(failed)}" if failed
+          else f"{len(paths)} record(s) passed every step")
+    return 1 if failed else 0
 
 
 def cmd_fingerprint(args) -> int:

@@ -422,7 +422,8 @@ class MetricAccumulator:
         return v.abs().mean(dim=(1, 2)) if how == "rms" else v.mean(dim=(1, 2))
 
     def summary(self, channel_names: Sequence[str], step_offset: int = 0) -> dict:
-        """JSON-ready aggregate: {"overall", "per_channel", "per_step", "steps", "n_samples"}.
+        """JSON-ready aggregate: {"overall", "per_channel", "per_step", "steps", "n_samples",
+        "per_sample"} (per_sample: the values of :data:`RECORDED_PER_SAMPLE`, one per sample).
 
         ``steps`` lists the frame index of each entry of the per_step lists: step_offset,
         step_offset + 1, ... (pass the index of the first scored frame).
@@ -453,11 +454,16 @@ class MetricAccumulator:
             "per_step": per_step,
             "steps": list(range(int(step_offset), int(step_offset) + t)),
             "n_samples": self._n,
+            # each test sample's own value, in test order: the unit of the board's paired
+            # comparisons and bootstrap intervals
+            "per_sample": {m: [_to_json_number(x) for x in self.per_sample(m)] for m in RECORDED_PER_SAMPLE},
         }
 
 
 #: The metric that ranks solvers on the board (PDEBench's nRMSE).
 PRIMARY_METRIC = "nrmse"
+#: The metrics whose per-sample values a summary keeps (``summary()["per_sample"]``).
+RECORDED_PER_SAMPLE = (PRIMARY_METRIC, "relative_l2_fno")
 
 
 def _figure(value: float | None) -> str:

@@ -15,6 +15,9 @@ from pdebench_x.leaderboard.statistics import instance_spread, mean_std, primary
 MIN_SEEDS = 3
 #: Fields a version-1 record cannot have (added in 1.1).
 V1_1_FIELDS = ("status", "reason", "instances")
+#: Fields of a seed (and of its metric sections) that only a version-2 record has.
+V2_SEED_FIELDS = ("budget", "learning_curve")
+V2_SECTION_FIELDS = ("per_sample",)
 #: Relative tolerance of the aggregate-vs-seeds consistency check (records are written by json
 #: from float64, so the round trip is exact; this only absorbs a reordering of the sum).
 AGGREGATE_RTOL = 1e-9
@@ -81,6 +84,14 @@ def status_errors(record: dict[str, Any]) -> list[str]:
         used += ["source 'run'"] if record.get("source") == "run" else []
         if used:
             errors.append(f"$: field(s) {used} need schema_version '1.1' (this record says '1')")
+    if record.get("schema_version") in ("1", "1.1"):
+        used = [f"seeds[{i}].{k}" for i, s in enumerate(seeds) if isinstance(s, dict) for k in V2_SEED_FIELDS if k in s]
+        used += [f"seeds[{i}].metrics.{name}.{k}" for i, s in enumerate(seeds) if isinstance(s, dict)
+                 for name, section in (s.get("metrics") or {}).items() if isinstance(section, dict)
+                 for k in V2_SECTION_FIELDS if k in section]
+        if used:
+            errors.append(f"$: field(s) {used[:4]}{' ...' if len(used) > 4 else ''} need schema_version '2' "
+                          f"(this record says {record.get('schema_version')!r})")
     if record.get("status") == "not_applicable":
         if seeds:
             errors.append("$.seeds: a not_applicable record has no seeds (the solver was not run on this dataset)")
@@ -242,12 +253,43 @@ def _relative_l2_errors(path: str, section: dict[str, Any]) -> list[str]:
             "scored frame relative_l2_fno >= nrmse for every sample (edited?)"]
 
 
+def _per_sample_errors(path: str, section: dict[str, Any]) -> list[str]:
+    """Version 2: one value per test sample for each listed metric, whose mean is the overall value."""
+    per_sample = section.get("per_sample") or {}
+    n = section.get("n_samples")
+    errors = [f"{path}.per_sample.{name} holds {len(values)} values for {n} samples: one per test sample"
+              for name, values in per_sample.items() if len(values) != n]
+    means = {name: v for name, v in per_sample.items() if NON_MEAN_METRICS.get(name) is None}
+    return errors or _parts_errors(path, section.get("overall") or {}, means, "per_sample")
+
+
 def section_errors(path: str, section: dict[str, Any]) -> list[str]:
-    """A metric section's overall values vs its per-channel and per-step values, and rel. L2 vs nRMSE."""
+    """A metric section's overall values vs its per-channel, per-step and per-sample values, and
+    rel. L2 vs nRMSE."""
     overall = section.get("overall") or {}
     return (_parts_errors(path, overall, _by_channel(section), "per_channel")
             + _parts_errors(path, overall, section.get("per_step") or {}, "per_step")
+            + _per_sample_errors(path, section)
             + _relative_l2_errors(path, section))
+
+
+def budget_errors(path: str, seed: dict[str, Any]) -> list[str]:
+    """Version 2: the budget's epochs and steps are the seed's, and the learning curve's lists have one
+    entry per validation, at non-decreasing epochs."""
+    errors = []
+    budget = seed.get("budget") or {}
+    for key, own in (("epochs", "epochs"), ("optimizer_steps", "global_steps")):
+        if budget.get(key) is not None and seed.get(own) is not None and budget[key] != seed[own]:
+            errors.append(f"{path}.budget.{key} is {budget[key]} but the seed's {own} is {seed[own]}: "
+                          "the budget counts the same training (edited?)")
+    curve = seed.get("learning_curve") or {}
+    epochs = curve.get("epoch") or []
+    for key, values in curve.items():
+        if len(values) != len(epochs):
+            errors.append(f"{path}.learning_curve.{key} has {len(values)} entries for {len(epochs)} epochs")
+    if any(b < a for a, b in zip(epochs, epochs[1:])):
+        errors.append(f"{path}.learning_curve.epoch must not decrease, got {epochs}")
+    return errors
 
 
 def _per_instance_errors(path: str, block: dict[str, Any]) -> list[str]:
@@ -326,6 +368,7 @@ def consistency_errors(record: dict[str, Any]) -> list[str]:
     for i, seed in enumerate(seeds):
         for key, section in seed["metrics"].items():
             errors += section_errors(f"$.seeds[{i}].metrics.{key}", section)
+        errors += budget_errors(f"$.seeds[{i}]", seed)
         block = seed.get("instances")
         if block:
             for key, section in block["metrics"].items():

@@ -28,9 +28,14 @@ On top of the schema, :func:`validate_record` checks what JSON Schema cannot say
 * the seeds are distinct runs: no two seeds share a checkpoint or predictions hash, and no two
   have identical overall metrics (one predictions file copied under several seeds).
 
-Versions: "1" (the first) and "1.1" (status/reason, per-instance records, the K-instance
-section; every field it adds is optional, so a version-1 record is a valid 1.1 record too and
-needs no migration). A version-1 record must not carry the 1.1 fields.
+Versions: "1" (the first), "1.1" (status/reason, per-instance records, the K-instance
+section) and "2" (each metric section's ``per_sample`` values, each seed's training ``budget``
+and ``learning_curve``; the out-of-distribution and long-horizon tracks of issue 18 join this
+version). Every field a version adds is optional, so an older record is valid under the newer
+version and needs no migration; an older record must not carry a newer version's fields. Version
+2 checks: each per-sample list has one value per test sample and its mean is the overall value;
+the budget's epochs and optimiser steps are the seed's; the curve's lists have one entry per
+validation.
 """
 from __future__ import annotations
 
@@ -46,8 +51,8 @@ from pdebench_x.leaderboard.checks import semantic_errors
 
 SCHEMA_PATH = Path(__file__).with_name("record.schema.json")
 #: Record format versions this code reads; bump (and add a migration) when the format changes.
-SCHEMA_VERSIONS = ("1", "1.1")
-CURRENT_VERSION = "1.1"
+SCHEMA_VERSIONS = ("1", "1.1", "2")
+CURRENT_VERSION = "2"
 
 class RecordError(ValueError):
     """A submission record that is malformed or fails a check; the message lists every problem."""

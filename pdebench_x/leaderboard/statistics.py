@@ -1,9 +1,10 @@
 """How a record's figures are summarised: the ranked section of a metrics dict, mean and spread
-over seeds, spread over the K instances (used by the scorer, the checks and the board)."""
+over seeds, spread over the K instances, and whether training had converged by the board's rule
+(used by the scorer, the checks and the board)."""
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 
 def primary_section(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -43,3 +44,36 @@ def instance_spread(seeds: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             per_instance.append(None if any(v is None for v in values) else math.fsum(values) / len(values))
         out[name] = mean_std(per_instance)
     return out
+
+
+#: The board's convergence rule: a seed whose monitored validation loss still improved by more than
+#: IMPROVEMENT over the last TAIL of its validations (best in that tail against the best before it).
+TAIL, IMPROVEMENT = 0.2, 0.05
+CONVERGENCE_RULE = (f"validation loss (the one that selects the checkpoint) still improved by more than "
+                    f"{IMPROVEMENT:.0%} over the last {TAIL:.0%} of training (its best in the last fifth of the "
+                    "validations against its best before)")
+
+
+def monitored_curve(seed: Mapping[str, Any]) -> list[float] | None:
+    """The validation quantity that selected the seed's checkpoint, epoch by epoch (None: no curve)."""
+    curve = seed.get("learning_curve") or {}
+    recipe = ((seed.get("config") or {}).get("model") or {}).get("recipe") or {}
+    for key in (recipe.get("monitor"), "val/rollout_loss", "val/loss"):
+        values = [v for v in curve.get(key) or [] if v is not None]
+        if key and values:
+            return values
+    return None
+
+
+def still_improving(values: Sequence[float] | None) -> bool | None:
+    """The convergence rule (:data:`CONVERGENCE_RULE`) on one curve; None with fewer than 2 points."""
+    if not values or len(values) < 2:
+        return None
+    tail = max(1, math.floor(len(values) * TAIL))
+    before, last = min(values[:-tail]), min(values[-tail:])
+    return last < (1.0 - IMPROVEMENT) * before
+
+
+def not_converged_seeds(record: Mapping[str, Any]) -> list[int]:
+    """The seeds of a record that the convergence rule flags (records without curves: none)."""
+    return [s.get("seed") for s in record.get("seeds") or [] if still_improving(monitored_curve(s))]

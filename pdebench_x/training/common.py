@@ -12,6 +12,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from pdebench_x.core.files import METRICS_FILE
+from pdebench_x.core.machine import hardware
 from pdebench_x.data.build import plan_from_config
 from pdebench_x.data.datamodule import PDEDataModule
 from pdebench_x.evaluation.metrics import headline
@@ -32,6 +33,12 @@ def environment() -> dict[str, Any]:
             "neuraloperator": getattr(neuralop, "__version__", "unknown"), "platform": platform.platform(),
             "cpu_count": os.cpu_count(),
             "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+
+
+def device_record(kind: str) -> dict[str, str | None]:
+    """A budget's device: its kind (``cpu``, ``cuda``) and name (the GPU's, else the CPU model)."""
+    machine = hardware()
+    return {"device": kind, "hardware": machine["gpu"] if kind == "cuda" else machine["cpu"]}
 
 
 def build_datamodule(cfg: DictConfig) -> PDEDataModule:

@@ -55,6 +55,12 @@ def _check(problems: list[str], name: str, value: Any, rule: Callable[[Any], str
         problems.append(f"{name}={value!r}: {message}")
 
 
+def _positive_seconds(value: Any) -> str | None:
+    if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0):
+        return None
+    return "must be a number of seconds > 0 (the process CPU time training may spend), or left out"
+
+
 def _trainer_problems(trainer: Mapping[str, Any]) -> list[str]:
     """max_epochs must train something: >= 1, or -1 (no epoch limit) with max_steps >= 1."""
     if trainer.get("fast_dev_run"):
@@ -179,6 +185,7 @@ def check_run_settings(cfg: DictConfig) -> None:
     problems += _data_problems(plain["data"])
     problems += _model_problems(plain["model"])
     problems += _trainer_problems(plain.get("trainer") or {})
+    _check(problems, "budget.cpu_seconds", (plain.get("budget") or {}).get("cpu_seconds"), _positive_seconds)
     _raise_if(problems)
     # The model is built only from sound settings: sizes and channels are valid by now.
     grid = _generated_grid_or_error(plain)

@@ -25,7 +25,8 @@ from pdebench_x.data.datamodule import PDEDataModule
 from pdebench_x.data.formats import DataFormatError
 from pdebench_x.data.loaders import LoaderPosition
 from pdebench_x.evaluation.instances import instance_choice
-from pdebench_x.training.common import (build_datamodule, dataset_record, environment, git_commit,
+from pdebench_x.training.budget import TrainingBudget
+from pdebench_x.training.common import (build_datamodule, dataset_record, device_record, environment, git_commit,
                                         report_test_figures)
 from pdebench_x.training.launch import check_launch, prepare_environment
 from pdebench_x.training.per_instance import run_per_instance
@@ -91,7 +92,10 @@ def run_training(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     # refreshes that copy only when a new best is saved, so it would lag behind after the best epoch.
     latest = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last", monitor=None, save_top_k=1,
                              enable_version_counter=False)
-    callbacks = [checkpoint, latest, LoaderPosition()]
+    # CPU/wall seconds, epochs, steps and the validation curve of the run; `+budget.cpu_seconds=S`
+    # ends training after S seconds of process CPU time in fit (equal-compute comparisons).
+    budget = TrainingBudget(cpu_seconds=OmegaConf.select(cfg, "budget.cpu_seconds", default=None))
+    callbacks = [checkpoint, latest, LoaderPosition(), budget]
     every = cfg.get("checkpoint_every_n_steps")
     if every:
         # Mid-epoch copies of last.ckpt, so that a killed run loses at most `every` steps.
@@ -108,6 +112,8 @@ def run_training(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     start = time.perf_counter()
     trainer.fit(task, datamodule=dm, ckpt_path=resume_from)
     train_seconds = time.perf_counter() - start
+    # Read now: testing a checkpoint restores the callbacks' state saved with it (an earlier epoch).
+    spent, curve = budget.report(trainer)
     # recipe.selection=last tests the final epoch (the FNO papers' protocol); the default, the
     # checkpoint best on the validation split.
     best = None if recipe.get("selection", "best") == "last" else checkpoint.best_model_path or None
@@ -115,7 +121,7 @@ def run_training(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     # from the same per-sample values: the like-for-like rows of the board.
     task.instance_choice = instance_choice(cfg.data)
     trainer.test(task, datamodule=dm, ckpt_path=best or "last", verbose=False)
-    record = metrics_record(cfg, dm, task, train_seconds, best, trainer)
+    record = metrics_record(cfg, dm, task, train_seconds, best, trainer, {**spent, **device_record(trainer.strategy.root_device.type)}, curve)
     if trainer.is_global_zero:
         (run_dir / METRICS_FILE).write_text(json.dumps(record, indent=2))
         figures = save_figures(task, record, run_dir)
@@ -155,7 +161,7 @@ def flat_overall(record: dict[str, Any]) -> dict[str, float]:
 
 
 def metrics_record(cfg: DictConfig, dm: PDEDataModule, task: OperatorTask, train_seconds: float,
-                   checkpoint: str | None, trainer) -> dict[str, Any]:
+                   checkpoint: str | None, trainer, budget: dict[str, Any], curve: dict[str, list]) -> dict[str, Any]:
     return {
         "model": cfg.model.name,
         "paper": cfg.model.get("paper"),
@@ -168,6 +174,8 @@ def metrics_record(cfg: DictConfig, dm: PDEDataModule, task: OperatorTask, train
         "epochs": trainer.current_epoch,
         "seconds_per_epoch": train_seconds / max(trainer.current_epoch, 1),
         "global_steps": trainer.global_step,
+        "budget": budget,
+        "learning_curve": curve,
         "inference_seconds_per_sample": task.test_summary.get("inference_seconds_per_sample"),
         "checkpoint": checkpoint,
         "seed": int(cfg.seed),

@@ -8,6 +8,7 @@ import math
 from typing import Any, Mapping, Sequence
 
 from pdebench_x.leaderboard.board.tables import SAME_K_METRICS
+from pdebench_x.leaderboard.statistics import CONVERGENCE_RULE
 
 NA = "N/A"
 
@@ -49,6 +50,8 @@ EQUATION_MARK = " (eq.)"
 #: Put before the Setting of a record with nothing to re-score (see :func:`.tables.unverified`).
 UNVERIFIED = "unverified"
 UNVERIFIED_TITLE = "no checkpoint or predictions file linked: nothing to re-score with --verify"
+NOT_CONVERGED = "not converged"
+NOT_CONVERGED_TITLE = f"by the board's rule, for seed(s) named: {CONVERGENCE_RULE}"
 
 
 def md_escape(text: str) -> str:

@@ -46,12 +46,29 @@ def dataset_plots(name: str, rows: Sequence[Mapping[str, Any]], colors: Mapping[
                       plot_id=f"plot-params-{name}"),
              svg_plot(series("train_seconds"), "nRMSE vs training cost", "training seconds", "nRMSE",
                       logx=True, logy=True, plot_id=f"plot-cost-{name}")]
+    curves = [{"name": r["solver"], "color": colors[r["solver"].lower()], "points": mean_curve(r["curves"])}
+              for r in rows if r.get("curves")]
+    if curves:
+        plots.append(svg_plot(curves, "validation loss vs epoch (mean over seeds)", "epoch", "validation loss",
+                              logy=True, lines=True, plot_id=f"plot-curve-{name}"))
     if shows_rollout(rows):
         plots.append(svg_plot([{"name": r["solver"], "color": colors[r["solver"].lower()],
                                 "points": [(t, m, s) for t, (m, s) in zip(r["steps"], r["per_step"])]}
                                for r in rows], "rollout nRMSE vs step", "frame", "nRMSE", logy=True, lines=True,
                               plot_id=f"plot-rollout-{name}"))
     return plots
+
+
+def mean_curve(curves: Sequence[tuple[Any, Sequence[float]]]) -> list[tuple[int, float, float]]:
+    """(epoch, mean, std over seeds) of the seeds' validation curves, up to the shortest one."""
+    n = min(len(values) for _, values in curves)
+    points = []
+    for epoch in range(n):
+        values = [v[epoch] for _, v in curves]
+        mean = math.fsum(values) / len(values)
+        std = math.sqrt(math.fsum((x - mean) ** 2 for x in values) / (len(values) - 1)) if len(values) > 1 else 0.0
+        points.append((epoch, mean, std))
+    return points
 
 
 def svg_plot(series: Sequence[Mapping[str, Any]], title: str, xlabel: str, ylabel: str, *, plot_id: str,

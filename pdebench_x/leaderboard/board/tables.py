@@ -11,6 +11,7 @@ from typing import Any, Iterable, Mapping
 
 from pdebench_x.evaluation.metrics import PRIMARY_METRIC
 from pdebench_x.leaderboard.checks import ARTIFACT_HASHES
+from pdebench_x.leaderboard.statistics import monitored_curve, not_converged_seeds
 
 #: Columns of a dataset table after the primary metric: (metric key, header).
 METRIC_COLUMNS = [
@@ -45,7 +46,8 @@ def make_rows(records: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[str, 
             "solver": rec["solver"]["name"], "model": rec["solver"]["model"], "kind": rec["solver"]["kind"],
             "paper": rec["solver"].get("paper"), "code": rec["solver"].get("code"),
             "given_equation": given_equation(rec), "dataset": rec["dataset"], "setting": rec["setting"], "source": rec["source"],
-            "unverified": unverified(rec),
+            "unverified": unverified(rec), "not_converged": not_converged_seeds(rec),
+            "curves": [(s.get("seed"), monitored_curve(s)) for s in rec["seeds"] if monitored_curve(s)],
             "mean": mean, "std": std or 0.0,
             "metrics": {k: _stat(agg, k) for k, _ in METRIC_COLUMNS},
             "zero_shot": _stat(zs["aggregate"], PRIMARY_METRIC) if zs else None,

@@ -147,6 +147,8 @@ def score_checkpoint_seed(checkpoint: Path, run: Mapping[str, Any] | None, fp: M
         "train_seconds": run.get("train_seconds"),
         "epochs": run.get("epochs"),
         "global_steps": run.get("global_steps"),
+        "budget": run.get("budget"),
+        "learning_curve": run.get("learning_curve"),
         "inference_seconds_per_sample": summary.get("inference_seconds_per_sample"),
         "checkpoint": str(checkpoint),
         "checkpoint_sha256": sha256_file(checkpoint),

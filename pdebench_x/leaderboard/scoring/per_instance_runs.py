@@ -62,6 +62,7 @@ def _per_instance_entry(run: Mapping[str, Any], fp: Mapping[str, Any], where: Pa
         "zero_shot": None,
         "n_parameters": run.get("n_parameters"),
         "train_seconds": run.get("train_seconds"),
+        "budget": run.get("budget"),
         "inference_seconds_per_sample": run.get("seconds_per_instance"),
         "checkpoint": None,
         "git_commit": run.get("git_commit"),

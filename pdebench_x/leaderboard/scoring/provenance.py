@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import os
 import platform
 import sys
 from importlib.metadata import PackageNotFoundError, version
@@ -18,7 +17,9 @@ from typing import Any
 import h5py
 import numpy as np
 
-SCORER_VERSION = "1.1"
+from pdebench_x.core.machine import hardware
+
+SCORER_VERSION = "2"
 
 
 def sha256_file(path: str | Path) -> str:
@@ -27,24 +28,6 @@ def sha256_file(path: str | Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
-
-
-def hardware() -> dict[str, Any]:
-    cpu = platform.processor() or None
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    gpu = None
-    try:
-        import torch
-        gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    except Exception:  # noqa: BLE001 -- hardware facts are best effort
-        pass
-    return {"cpu": cpu, "cpu_count": os.cpu_count(), "gpu": gpu, "machine": platform.machine()}
 
 
 def library_versions() -> dict[str, Any]:
