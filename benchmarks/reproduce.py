@@ -37,7 +37,6 @@ class Target:
     metric: tuple[str, ...]  # path of our figure in metrics.json["metrics"]
     device: str             # where it is meant to run: "cpu" or "gpu"
     cost: str               # measured or estimated, with the hardware
-    overrides: tuple[str, ...] = ()  # train.py overrides the experiment cannot state yet
 
 
 FNO_PAPER = "Li et al., Fourier Neural Operator for Parametric PDEs, ICLR 2021"
@@ -48,12 +47,9 @@ TARGETS = {
     "fno_darcy": Target("fno_darcy_paper", 0.0108, f"{FNO_PAPER}, sec. 5.2 (Darcy, s = 85)", ROLLOUT_L2,
                         "gpu", "minutes on one H100, generation included (benchmarks/gpu/run.sh)"),
     "fno_ns_1e3": Target("fno_ns_paper", 0.0128, f"{FNO_PAPER}, Table 1 (NS nu = 1e-3, T = 50, N = 1000, FNO-2D)",
-                         ROLLOUT_L2, "gpu", "hours of GPU time (500 epochs unrolled over 40 steps)",
-                         # the recipe schema does not list unroll_steps yet (see fno_ns_paper.yaml)
-                         ("+model.recipe.unroll_steps=40",)),
+                         ROLLOUT_L2, "gpu", "hours of GPU time (500 epochs unrolled over 40 steps)"),
     "fno_ns_1e5": Target("fno_ns_1e5_paper", 0.1556, f"{FNO_PAPER}, Table 1 (NS nu = 1e-5, T = 20, N = 1000, FNO-2D)",
-                         ROLLOUT_L2, "gpu", "hours of GPU time, the 256^2 solve of 1200 samples included",
-                         ("+model.recipe.unroll_steps=10",)),
+                         ROLLOUT_L2, "gpu", "hours of GPU time, the 256^2 solve of 1200 samples included"),
     "mgno_darcy_rough": Target("mgno_paper", 0.339e-2, "He, Liu, Xu, MgNO, ICLR 2024, Darcy rough results",
                                ROLLOUT_L2, "gpu", "hours of GPU time (500 epochs at 256^2)"),
 }
@@ -70,7 +66,7 @@ def train(target: str, seed: int, extra: list[str]) -> None:
         print(f"[reproduce] {directory}: finished, reused", flush=True)
         return
     cmd = [sys.executable, "train.py", f"experiment={TARGETS[target].experiment}", f"seed={seed}", "resume=auto",
-           "trainer.enable_progress_bar=false", f"hydra.run.dir={directory}", *TARGETS[target].overrides, *extra]
+           "trainer.enable_progress_bar=false", f"hydra.run.dir={directory}", *extra]
     print(f"[reproduce] {' '.join(cmd[1:])}", flush=True)
     subprocess.run(cmd, cwd=ROOT, check=True)
 

@@ -442,6 +442,33 @@ def test_ranking_and_ties_within_one_std():
     # d is within one std of b but not of the group leader a: ties do not chain.
 
 
+def test_paired_ranking_sees_a_consistent_shift_and_ties_identical_solvers():
+    """Issue 18: per-sample errors differing by a constant shift far below their spread rank as
+    different when paired by test sample (the one-std rule would tie them); identical ones tie."""
+    from pdebench_x.leaderboard.statistics import bootstrap_interval
+    rng = np.random.default_rng(0)
+    base = rng.lognormal(mean=-1.5, sigma=0.6, size=25)             # spread ~0.1 between samples
+    rows = [{**_row("a", base.mean(), 0.02), "sample_errors": base},
+            {**_row("b", base.mean() + 1e-3, 0.02), "sample_errors": base + 1e-3},
+            {**_row("c", base.mean() + 1e-3, 0.02), "sample_errors": base + 1e-3}]
+    ranked = rank_rows(rows)
+    assert [(r["solver"], r["rank"], r["tied"], r["tie_rule"]) for r in ranked] == [
+        ("a", 1, False, "paired"), ("b", 2, True, "paired"), ("c", 2, True, "paired")]
+    assert ranked[1]["p_previous"] < 1e-4 and ranked[2]["p_previous"] == 1.0
+    # without per-sample errors the same means and stds tie all three (0.001 apart, std 0.02)
+    old = rank_rows([_row("a", base.mean(), 0.02), _row("b", base.mean() + 1e-3, 0.02)])
+    assert [r["rank"] for r in old] == [1, 1] and old[0]["tie_rule"] == "std"
+    from pdebench_x.leaderboard.statistics import holm
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])   # step-down, monotone
+    # the bootstrap interval holds the mean and narrows with more samples
+    matrix = np.stack([base, base * 1.1, base * 0.9])
+    lo, hi = bootstrap_interval(matrix)
+    assert lo < matrix.mean() < hi
+    wide = hi - lo
+    lo, hi = bootstrap_interval(np.tile(matrix, 4))
+    assert hi - lo < 0.7 * wide
+
+
 def _synthetic(env, solver, dataset, nrmse_by_seed, steps=1):
     rec = copy.deepcopy(env.record)
     rec["solver"]["name"] = solver
@@ -452,7 +479,7 @@ def _synthetic(env, solver, dataset, nrmse_by_seed, steps=1):
         section["per_channel"]["u"]["nrmse"] = value  # one channel: the overall value is the channel's
         section["per_step"] = {k: [v] * steps for k, v in section["overall"].items()}
         section["steps"] = list(range(steps))
-        section["per_sample"] = {k: [section["overall"][k]] * section["n_samples"] for k in section["per_sample"]}
+        section.pop("per_sample")  # no per-sample errors: ranked by the one-std rule
     rec["aggregate"] = aggregate(rec["seeds"])
     return validate_record(rec)
 

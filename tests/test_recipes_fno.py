@@ -43,10 +43,6 @@ PAPER = "Li et al., ICLR 2021"
 
 TWO_D_MODES = ("the package keeps n = 24 centred rows (frequencies -12..11) and 22 // 2 + 1 = 12 real-FFT "
                "columns (test_the_package_keeps_the_scripts_modes)")
-NO_UNROLL_STEPS = ("the recipe schema (pdebench_x/core/config_schema.py) has no unroll_steps, which "
-                   "training/common.py reads for the unrolled horizon, so no experiment yaml can set it: "
-                   "train_mode=unroll trains on one step until it is added")
-
 def _batch_sum(terms: str, divisor: int) -> str:
     return (f"LpLoss(size_average=False) sums over {terms} and Adam adds the decay to that gradient: with our "
             f"mean the same Adam step divides weight decay and eps by {divisor}")
@@ -112,6 +108,8 @@ FNO_BURGERS = [
                                             epoch_step="226", last="243-256", batch="160", epochs="163"),
                        1e-3, 20, _batch_sum("the batch", 20)),
     same("model.recipe.train_mode", "one_step", f"{BURGERS_SCRIPT}:209-216 (u0 -> u(1), one call)"),
+    same("model.recipe.unroll_steps", None, f"{BURGERS_SCRIPT}:209-216 (u0 -> u(1), one call)"),
+    same("model.recipe.pushforward", None, f"{BURGERS_SCRIPT}:209-216 (u0 -> u(1), one call)"),
     kept("model.recipe.monitor", "val/loss", "none (no validation split)", f"{BURGERS_SCRIPT}:227-236",
          "validation is logged for the learning curve; selection=last ignores it for the test"),
     same("model.recipe.val_loss", None, f"{BURGERS_SCRIPT}:205 (the training loss)"),
@@ -160,6 +158,8 @@ FNO_DARCY = [
                                           epoch_step="243", last="224-262", batch="169", epochs="172"),
                        1e-3, 20, _batch_sum("the batch", 20)),
     same("model.recipe.train_mode", "one_step", f"{DARCY_SCRIPT}:228-236 (a -> u, one call)"),
+    same("model.recipe.unroll_steps", None, f"{DARCY_SCRIPT}:228-236 (a -> u, one call)"),
+    same("model.recipe.pushforward", None, f"{DARCY_SCRIPT}:228-236 (a -> u, one call)"),
     kept("model.recipe.monitor", "val/loss", "none (no validation split)", f"{DARCY_SCRIPT}:245-262",
          "validation is logged for the learning curve; selection=last ignores it for the test"),
     same("model.recipe.val_loss", None, f"{DARCY_SCRIPT}:222 (the training loss)"),
@@ -212,7 +212,9 @@ def _fno_ns(horizon: int, last_frame_how: str, data: list[Row]) -> list[Row]:
                            2.5e-3, 20 * horizon,
                            _batch_sum(f"the batch, the loop over the {horizon} steps", 20 * horizon)),
         restated("model.recipe.train_mode", "unroll", f"{horizon} calls, each fed the last prediction, one backward",
-                 f"{NS_SCRIPT}:265-285", f"our name; its horizon is recipe.unroll_steps: {NO_UNROLL_STEPS}"),
+                 f"{NS_SCRIPT}:265-285", "our name"),
+        same("model.recipe.unroll_steps", horizon, f"{NS_SCRIPT}:265 (for t in range(0, T, step): T = {horizon})"),
+        same("model.recipe.pushforward", None, f"{NS_SCRIPT}:283 (loss.backward() through every call)"),
         kept("model.recipe.monitor", "val/loss", "none (no validation split)", f"{NS_SCRIPT}:287-315",
              "validation is logged for the learning curve; selection=last ignores it for the test"),
         restated("model.recipe.val_loss", None, "none", f"{NS_SCRIPT}:287-315",
@@ -380,18 +382,11 @@ def test_learning_rate_is_halved_every_100_epochs(experiment):
     assert got == pytest.approx([lr * 0.5 ** (epoch // 100) for epoch in range(500)], rel=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason=NO_UNROLL_STEPS)
 @pytest.mark.parametrize("experiment,horizon", [("fno_ns_paper", 40), ("fno_ns_1e5_paper", 10)])
 def test_training_unrolls_the_whole_horizon(experiment, horizon):
-    """fourier_2d_time.py:265-285 trains on the whole predicted horizon: one window a trajectory."""
-    assert build_datamodule(compose_config([f"experiment={experiment}"])).target_steps == horizon
-
-
-@pytest.mark.parametrize("experiment,horizon", [("fno_ns_paper", 40), ("fno_ns_1e5_paper", 10)])
-def test_unroll_steps_on_the_command_line_gives_the_whole_horizon(experiment, horizon):
-    """The stopgap the experiment yamls state: +model.recipe.unroll_steps trains on the horizon that
-    validation and test roll out (every frame after the 10 context frames)."""
-    cfg = compose_config([f"experiment={experiment}", f"+model.recipe.unroll_steps={horizon}"])
+    """fourier_2d_time.py:265-285 trains on the whole predicted horizon, one window a trajectory: the
+    horizon that validation and test roll out (every frame after the 10 context frames)."""
+    cfg = compose_config([f"experiment={experiment}"])
     frames = lookup(cfg, "dataset.settings.n_steps") + 1
     assert frames - cfg.data.problem.first_frame - cfg.data.problem.history == horizon
     assert build_datamodule(cfg).target_steps == horizon

@@ -91,6 +91,8 @@ PROSE_TABLE = [
              "20% of 160,000 steps = 32,000 steps = 8 epochs (min_lr_ratio 0, trainer.py:168: our default)"),
     same("model.recipe.steps_per_epoch", 4000, f"{MAIN}:41 (n_steps_per_epoch)"),
     same("model.recipe.train_mode", "one_step", f"{TRAINER}:460-467 (10 frames in, 10 out, one call)"),
+    same("model.recipe.unroll_steps", None, f"{TRAINER}:460-467 (10 frames in, 10 out, one call)"),
+    same("model.recipe.pushforward", None, f"{TRAINER}:460-467 (10 frames in, 10 out, one call)"),
     same("model.recipe.monitor", "val/rollout_loss", f"{MAIN}:72 (validation_metrics _l2_error)"),
     same("model.recipe.selection", "best", f"{MAIN}:72 (the metric for model selection)"),
     restated("model.recipe.rollout_loss", "rel_l2_per_field", "_l2_error",

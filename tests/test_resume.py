@@ -277,3 +277,14 @@ def test_resume_finds_a_run_whose_identity_was_written_with_its_paths(tmp_path):
     run = interrupted_run(new_root / "darcy_fno" / "t1", old_cfg, identity=written)
     cfg = compose_config(["resume=auto"], output_dir=new_root)
     assert resolve_resume(cfg, new_root / "darcy_fno" / "t2")[0] == run.resolve()
+
+
+def test_a_setting_added_later_with_a_null_default_keeps_the_run_the_same():
+    """A run made before a recipe key existed (its run_config.json lacks it) is the same run as
+    one composed now with that key at its null default; a real change of any value is not."""
+    from pdebench_x.training.resume import same_run
+    stored = {"seed": 0, "model": {"recipe": {"loss": "rel_l2", "steps_per_epoch": None}}, "resume": None}
+    now = {"seed": 0, "model": {"recipe": {"loss": "rel_l2", "steps_per_epoch": None, "unroll_steps": None}}}
+    assert same_run(stored, now)
+    assert not same_run(stored, {"seed": 0, "model": {"recipe": {"loss": "rel_l2", "unroll_steps": 4}}})
+    assert not same_run(stored, {"seed": 1, "model": {"recipe": {"loss": "rel_l2"}}})

@@ -50,8 +50,8 @@ def test_rollout_feeds_predictions_back(ns_root):
 
 
 def test_unrolled_training_writes_per_step_metrics_and_figures(ns_root, tmp_path):
-    cfg = compose_config(TINY_NS + TINY_FNO + ["model.recipe.train_mode=unroll", "+model.recipe.unroll_steps=2",
-                                               "+model.recipe.pushforward=true"],
+    cfg = compose_config(TINY_NS + TINY_FNO + ["model.recipe.train_mode=unroll", "model.recipe.unroll_steps=2",
+                                               "model.recipe.pushforward=true"],
                          data_dir=ns_root, output_dir=tmp_path)
     record = run_training(cfg, tmp_path / "run")
     saved = json.loads((tmp_path / "run" / METRICS_FILE).read_text())

@@ -32,8 +32,8 @@ SCHEMA_GROUP = "schema/model"
 class Recipe:
     """How an operator learner is trained (read by :mod:`pdebench_x.training`); a key left out
     takes the value the training task assumes without it. Keys the task also reads but no shipped
-    recipe sets are added with ``+``: ``unroll_steps`` and ``pushforward`` (``train_mode=unroll``),
-    ``loss_kwargs``, ``batch_size`` (null: data.batch_size)."""
+    recipe sets are added with ``+``: ``loss_kwargs``, ``batch_size`` (null: data.batch_size). A key
+    added here later defaults to null, so that runs made before it still resume (resume.same_run)."""
 
     loss: str = "rel_l2"                      # a name of training/losses.py
     loss_space: str = "physical"              # physical | normalized
@@ -47,6 +47,8 @@ class Recipe:
     normalization: str = "dataset"           # dataset (train-split statistics) | per_sample (each input window's own) | none
     selection: str = "best"                   # the checkpoint tested: best (on `monitor`, the board's rule) | last epoch
     steps_per_epoch: Optional[int] = None     # optimiser steps per epoch, whatever the data size; null: one pass
+    unroll_steps: Optional[int] = None        # train_mode=unroll: model calls per training window (null: 1)
+    pushforward: Optional[bool] = None        # train_mode=unroll: gradients through the last call only (null: no)
 
 
 @dataclass

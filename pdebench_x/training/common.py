@@ -44,7 +44,7 @@ def device_record(kind: str) -> dict[str, str | None]:
 def build_datamodule(cfg: DictConfig) -> PDEDataModule:
     recipe = cfg.model.get("recipe", {}) or {}
     out_steps = int(cfg.data.problem.get("future", 1))
-    target_steps = out_steps * int(recipe.get("unroll_steps", 1)) if recipe.get("train_mode") == "unroll" else None
+    target_steps = out_steps * int(recipe.get("unroll_steps") or 1) if recipe.get("train_mode") == "unroll" else None
     return PDEDataModule(cfg.data, root=cfg.paths.data_dir, target_steps=target_steps,
                          batch_size=recipe.get("batch_size") or cfg.data.batch_size,
                          steps_per_epoch=recipe.get("steps_per_epoch"))

@@ -35,6 +35,19 @@ def _comparable(identity: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in identity.items() if k not in LAUNCH_KEYS and k not in PLACE_KEYS}
 
 
+def _without_nulls(node: Any) -> Any:
+    """``node`` with every null-valued key removed, at any depth: a setting added to the configs
+    later with a null default (unset) does not make an older run of the same config another run."""
+    if isinstance(node, dict):
+        return {k: _without_nulls(v) for k, v in node.items() if v is not None}
+    return node
+
+
+def same_run(stored: Mapping[str, Any], identity: Mapping[str, Any]) -> bool:
+    """Whether a run's stored identity (run_config.json) is that of ``identity`` (:func:`run_identity`)."""
+    return _without_nulls(_comparable(stored)) == _without_nulls(dict(identity))
+
+
 def run_identity(cfg: Mapping[str, Any]) -> dict[str, Any]:
     """The resolved config minus the keys that only say how to start (``resume``, ``ckpt_path``)
     and where files go (``paths``): what two runs must share for one to continue the other."""
@@ -88,7 +101,7 @@ def resolve_resume(cfg: Mapping[str, Any], run_dir: str | Path, finished_marker:
         if ckpt is None or (d / finished_marker).exists() or not (d / RUN_CONFIG_FILE).is_file():
             continue
         try:
-            same = _comparable(json.loads((d / RUN_CONFIG_FILE).read_text())) == identity
+            same = same_run(json.loads((d / RUN_CONFIG_FILE).read_text()), identity)
         except (OSError, json.JSONDecodeError, AttributeError):
             same = False
         if same and (best is None or ckpt.stat().st_mtime > best[0]):

@@ -2,10 +2,16 @@
 
 One ranked table per dataset (= family and preset), ranked by the mean nRMSE over seeds: the
 solvers scored on the full official test split (operator learners; predictions files).
-Ties: rows are walked in order of mean nRMSE; a row whose mean lies within one standard
-deviation of its group's leader, m - m_leader <= max(s_leader, s), joins the leader's group
-and shares its rank (shown as "2="); otherwise it starts a new group with rank = its
-position. The cross-dataset summary ranks each solver per dataset and averages the ranks
+Ties, when every record of the dataset carries per-sample errors (record version 2): each pair
+of neighbours in the ranking is compared by a two-sided Wilcoxon signed-rank test paired by
+test sample (each sample's nRMSE averaged over the solver's seeds), the p-values adjusted by
+Holm's method over the dataset's neighbour pairs; a row not different from the one above at
+family-wise 5 % shares its rank (shown as "2="; ties chain along the ranking). Each row also
+gets a 95 % interval of its mean from a two-level bootstrap (training seeds, then test samples:
+:func:`pdebench_x.leaderboard.statistics.bootstrap_interval`). With 3 seeds and 25 test samples
+the tests have little power: a tie means "not shown to differ", not "equal". Otherwise (older
+records): a row whose mean lies within one standard deviation of its group's leader,
+m - m_leader <= max(s_leader, s), joins the leader's group and shares its rank. The cross-dataset summary ranks each solver per dataset and averages the ranks
 over the datasets it has a record on (N/A elsewhere: the solver does not apply or was not
 submitted).
 

@@ -40,6 +40,11 @@ def fmt_ms(s: float | None) -> str:
     return NA if s is None else fmt(1e3 * s)
 
 
+def fmt_ci(ci: Sequence[float] | None) -> str:
+    """A confidence interval as [lo, hi]; N/A without per-sample values."""
+    return NA if ci is None else f"[{fmt(ci[0])}, {fmt(ci[1])}]"
+
+
 def rank_label(row: Mapping[str, Any]) -> str:
     return f"{row['rank']}=" if row["tied"] else str(row["rank"])
 

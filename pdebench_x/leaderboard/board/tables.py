@@ -11,7 +11,8 @@ from typing import Any, Iterable, Mapping
 
 from pdebench_x.evaluation.metrics import PRIMARY_METRIC
 from pdebench_x.leaderboard.checks import ARTIFACT_HASHES
-from pdebench_x.leaderboard.statistics import monitored_curve, not_converged_seeds
+from pdebench_x.leaderboard.statistics import (ALPHA, bootstrap_interval, holm, monitored_curve, not_converged_seeds,
+                                               paired_p_value, sample_matrix)
 
 #: Columns of a dataset table after the primary metric: (metric key, header).
 METRIC_COLUMNS = [
@@ -40,6 +41,7 @@ def make_rows(records: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[str, 
         if not on_full_split(rec):
             continue
         mean, std = _stat(rec["aggregate"], PRIMARY_METRIC)
+        matrix = sample_matrix(rec)
         zs = rec.get("zero_shot")
         agg = rec["aggregate"]
         by_dataset[rec["dataset"]["name"]].append({
@@ -49,6 +51,10 @@ def make_rows(records: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[str, 
             "unverified": unverified(rec), "not_converged": not_converged_seeds(rec),
             "curves": [(s.get("seed"), monitored_curve(s)) for s in rec["seeds"] if monitored_curve(s)],
             "mean": mean, "std": std or 0.0,
+            # each test sample's error averaged over the seeds (the unit of the paired tests), and
+            # the two-level bootstrap interval of the mean (seeds, then samples)
+            "sample_errors": None if matrix is None else matrix.mean(axis=0),
+            "ci": None if matrix is None else bootstrap_interval(matrix),
             "metrics": {k: _stat(agg, k) for k, _ in METRIC_COLUMNS},
             "zero_shot": _stat(zs["aggregate"], PRIMARY_METRIC) if zs else None,
             "zero_shot_resolution": zs["resolution"] if zs else None,
@@ -62,15 +68,37 @@ def make_rows(records: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[str, 
 
 
 def rank_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Sort by mean nRMSE and assign ranks with ties (see the module docstring)."""
+    """Sort by mean nRMSE and assign ranks with ties (see the module docstring): by paired tests
+    between neighbours when every row has per-sample errors on the same samples, else by the
+    one-standard-deviation rule."""
     rows = sorted(rows, key=lambda r: (r["mean"], r["solver"].lower()))
+    errors = [r.get("sample_errors") for r in rows]
+    if len(rows) > 1 and all(e is not None for e in errors) and len({len(e) for e in errors}) == 1:
+        return _rank_by_paired_tests(rows)
     leader = None
     for position, row in enumerate(rows, start=1):
+        row["tie_rule"], row["p_previous"] = "std", None
         if leader is not None and row["mean"] - leader["mean"] <= max(leader["std"], row["std"]):
             row["rank"], row["tied"] = leader["rank"], True
             leader["tied"] = True
         else:
             row["rank"], row["tied"], leader = position, False, row
+    return rows
+
+
+def _rank_by_paired_tests(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Neighbours in the ranking compared by a Wilcoxon signed-rank test paired by test sample,
+    Holm-corrected over the dataset's neighbour pairs: a pair not different at ALPHA shares a rank
+    (ties chain along the ranking)."""
+    adjusted = holm([paired_p_value(a["sample_errors"], b["sample_errors"]) for a, b in zip(rows, rows[1:])])
+    for position, row in enumerate(rows, start=1):
+        row["tie_rule"], row["tied"] = "paired", False
+        row["p_previous"] = adjusted[position - 2] if position > 1 else None
+        if position > 1 and row["p_previous"] >= ALPHA:
+            row["rank"], row["tied"] = rows[position - 2]["rank"], True
+            rows[position - 2]["tied"] = True
+        else:
+            row["rank"] = position
     return rows
 
 
