@@ -109,7 +109,7 @@ def darcy_solver(dm, x, y, n: int, _unused: float):
     import torch
     from scipy.interpolate import RegularGridInterpolator
 
-    from pdebench_x.numerics.darcy.grid import block_average
+    from pdebench_x.numerics.coarsen import block_average
     from pdebench_x.numerics.darcy.solver import solve
     info = dm.sources["test"].info
     settings = info.attrs.get("settings") or "{}"

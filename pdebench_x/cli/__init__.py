@@ -8,6 +8,7 @@
     pdebench-x board build | validate | add <record.json> [--verify]
     pdebench-x board check <record.json> [<record.json> ...]      # a pull request's checks, run locally
     pdebench-x fingerprint data=ns [data.preset=benchmark] [data.sizes.test=50] [--samples N] [--overwrite]
+    pdebench-x error-floor data=swe [data.preset=small] [--samples 4] [--factor 2] [--overwrite]
 
 Arguments are ``key=value`` tokens (configuration in Hydra's override syntax, lists as
 ``run=a,b,c``) plus a command's ``--options``. ``score.py`` at the repository root is
@@ -25,7 +26,7 @@ from pdebench_x.cli.grammar import CLIError
 
 
 def parser() -> argparse.ArgumentParser:
-    from pdebench_x.cli.leaderboard import cmd_board, cmd_fingerprint, cmd_score
+    from pdebench_x.cli.leaderboard import cmd_board, cmd_error_floor, cmd_fingerprint, cmd_score
     p = argparse.ArgumentParser(prog="pdebench-x", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
@@ -71,6 +72,14 @@ def parser() -> argparse.ArgumentParser:
                                                 "expensive to generate whole here)")
     common(f)
     f.set_defaults(func=cmd_fingerprint)
+
+    e = sub.add_parser("error-floor", help="measure a test split's error floor (its truth vs a finer solve)")
+    e.add_argument("overrides", nargs="*", help="data=<family> and data overrides (data.preset=...)")
+    e.add_argument("--samples", type=int, default=4, help="first N test samples solved again (default 4)")
+    e.add_argument("--factor", type=int, default=2, help="how much finer the reference grid is (default 2)")
+    e.add_argument("--overwrite", action="store_true", help="replace a shipped error floor")
+    common(e)
+    e.set_defaults(func=cmd_error_floor)
     return p
 
 

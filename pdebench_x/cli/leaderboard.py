@@ -125,6 +125,28 @@ def _check(paths: list[str], board: Path, data_root: Path) -> int:
     return 1 if failed else 0
 
 
+def cmd_error_floor(args) -> int:
+    """Measure a test split's error floor (evaluation/error_floor.py) into <board>/error_floors/."""
+    import json
+
+    from omegaconf import OmegaConf
+
+    from pdebench_x.data.build import plan_from_config
+    from pdebench_x.evaluation.error_floor import measure_error_floor
+    from pdebench_x.leaderboard import store
+    data = OmegaConf.to_container(compose_data(args.overrides).data, resolve=True)
+    plan = plan_from_config(data, _data_root(args))
+    target = store.error_floors_dir(_board(args)) / f"{plan.name}.json"
+    if target.exists() and not args.overwrite:
+        raise SystemExit(f"{target} exists; pass --overwrite to measure it again (e.g. after a generator change)")
+    floor = measure_error_floor(plan, data["problem"], n_samples=args.samples, factor=args.factor)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(floor, indent=1) + "\n")
+    print(f"error floor of {plan.name}: nRMSE {floor['nrmse']:.3g} over test samples {floor['samples']} "
+          f"(a {args.factor}x finer solve), written to {target}")
+    return 0
+
+
 def cmd_fingerprint(args) -> int:
     from omegaconf import OmegaConf
 

@@ -8,6 +8,7 @@ exclusive creation, so an existing file is never replaced, even by a race.
 """
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any, Mapping
@@ -27,6 +28,15 @@ def submissions_dir(board_dir: str | Path) -> Path:
 
 def fingerprints_dir(board_dir: str | Path) -> Path:
     return Path(board_dir) / "fingerprints"
+
+
+def error_floors_dir(board_dir: str | Path) -> Path:
+    return Path(board_dir) / "error_floors"
+
+
+def load_error_floors(board_dir: str | Path) -> dict[str, dict[str, Any]]:
+    """dataset name -> its error floor (``pdebench-x error-floor``; evaluation/error_floor.py)."""
+    return {path.stem: json.loads(path.read_text()) for path in sorted(error_floors_dir(board_dir).glob("*.json"))}
 
 
 def record_filename(record: Mapping[str, Any]) -> str:

@@ -166,6 +166,12 @@ class Generator(ABC):
         ``describe().per_sample_scalars``.
         """
 
+    def finer_solve(self, seeds: list[np.random.SeedSequence], factor: int = 2) -> dict[str, np.ndarray]:
+        """The samples of ``seeds`` solved ``factor`` times finer in space and brought to the stored
+        grid, in :meth:`generate`'s layout: the reference that measures the stored truth's own
+        discretisation error (the board's error floor). Families that can say so override it."""
+        raise NotImplementedError(f"the {self.family} generator has no finer reference solve")
+
     def solver_settings(self) -> dict[str, Any]:
         """Settings recorded in the file's attributes (defaults to all settings)."""
         return dict(self.settings)

@@ -18,7 +18,8 @@ import numpy as np
 
 from pdebench_x.data.generators.base import BoundaryInfo, DatasetDescription, FieldInfo, Generator, merged_settings
 from pdebench_x.numerics.darcy.coefficient import sample_coefficient
-from pdebench_x.numerics.darcy.grid import GRIDS, block_average, grid_points
+from pdebench_x.numerics.coarsen import block_average
+from pdebench_x.numerics.darcy.grid import GRIDS, grid_points
 from pdebench_x.numerics.darcy.solver import solve
 
 DEFAULTS: dict[str, Any] = {
@@ -140,12 +141,31 @@ class DarcyGenerator(Generator):
                       f"psi ~ N(0, (-Laplacian + {s['tau']:g}^2)^-{s['alpha']:g})"),
         )
 
+    def _coefficient(self, seed: np.random.SeedSequence) -> np.ndarray:
+        """The sample's coefficient on the solve grid."""
+        s = self.settings
+        return sample_coefficient(np.random.default_rng(seed), s["solve_resolution"], s["grid"], alpha=s["alpha"],
+                                  tau=s["tau"], a_pos=s["a_pos"], a_neg=s["a_neg"])
+
+    def finer_solve(self, seeds: list[np.random.SeedSequence], factor: int = 2) -> dict[str, np.ndarray]:
+        """Cells grid: the same piecewise-constant coefficient on cells split ``factor`` x ``factor``
+        (the same problem), solved there and averaged back to the stored cells."""
+        s = self.settings
+        if s["grid"] != "cells":
+            raise NotImplementedError("a finer reference solve is defined for the cells grid (a nodes grid would "
+                                      "need the coefficient between its nodes)")
+        n = s["resolution"]
+        a_out, u_out = np.empty((len(seeds), n, n)), np.empty((len(seeds), n, n))
+        for b, seed in enumerate(seeds):
+            a = self._coefficient(seed)
+            u = solve(np.kron(a, np.ones((factor, factor))), s["forcing"], "cells")
+            a_out[b], u_out[b] = block_average(a, self._factor), block_average(u, self._factor * factor)
+        return {"a": a_out, "u": u_out}
+
     def sample(self, seed: np.random.SeedSequence) -> tuple[np.ndarray, np.ndarray]:
         """One sample (a, u) at the stored resolution, float64."""
         s = self.settings
-        rng = np.random.default_rng(seed)
-        a = sample_coefficient(rng, s["solve_resolution"], s["grid"], alpha=s["alpha"],
-                               tau=s["tau"], a_pos=s["a_pos"], a_neg=s["a_neg"])
+        a = self._coefficient(seed)
         u = solve(a, s["forcing"], s["grid"])
         if s["grid"] == "cells":
             return block_average(a, self._factor), block_average(u, self._factor)

@@ -347,6 +347,12 @@ class NavierStokesGenerator(Generator):
             out["forcing_amplitude"] = amp
         return out
 
+    def finer_solve(self, seeds: list[np.random.SeedSequence], factor: int = 2) -> dict[str, np.ndarray]:
+        """The same initial fields (drawn on ``ic_resolution``) solved on a grid ``factor`` times finer
+        than the one the data were solved on, in float64, sampled at the stored points."""
+        precise = self if self.dtype == torch.float64 else type(self)(**{**self.settings, "dtype": "float64"})
+        return precise.trajectories(seeds, solve_grid=self.solve_grid * factor)
+
     def generate(self, seeds: list[np.random.SeedSequence]) -> dict[str, np.ndarray]:
         out = self.trajectories(seeds)
         for name in ("vorticity", "velocity"):

@@ -18,7 +18,7 @@ from markupsafe import Markup
 from pdebench_x.leaderboard.board import formatting, plots
 from pdebench_x.leaderboard.board.tables import METRIC_COLUMNS, make_rows, same_k_tables, summary_rows
 from pdebench_x.leaderboard.statistics import ALPHA, CONVERGENCE_RULE
-from pdebench_x.leaderboard.store import load_board
+from pdebench_x.leaderboard.store import load_board, load_error_floors
 
 
 def same_k_table_id(name: str, index: int) -> str:
@@ -40,7 +40,8 @@ def environment() -> Environment:
     env.filters.update(md=formatting.md_escape, num=_num)
     env.globals.update(
         {name: getattr(formatting, name) for name in (
-            "NA", "EQUATION_MARK", "UNVERIFIED", "UNVERIFIED_TITLE", "NOT_CONVERGED", "NOT_CONVERGED_TITLE", "SAME_K_NOTE", "SAME_K_HEADS", "fmt", "fmt_pm", "fmt_ci",
+            "NA", "EQUATION_MARK", "UNVERIFIED", "UNVERIFIED_TITLE", "NOT_CONVERGED", "NOT_CONVERGED_TITLE",
+            "BELOW_FLOOR", "BELOW_FLOOR_TITLE", "SAME_K_NOTE", "SAME_K_HEADS", "fmt", "fmt_pm", "fmt_ci",
             "fmt_int", "fmt_seconds", "fmt_ms", "rank_label", "safe_url", "zero_shot_header", "same_k_caption",
             "same_k_cells", "same_k_note")},
         METRIC_COLUMNS=METRIC_COLUMNS, CONVERGENCE_RULE=CONVERGENCE_RULE, ALPHA=ALPHA, same_k_table_id=same_k_table_id, zip=zip)
@@ -51,30 +52,33 @@ def _static(name: str) -> str:
     return (files("pdebench_x.leaderboard") / "static" / name).read_text()
 
 
-def _sections(tables: Mapping[str, list[dict[str, Any]]],
-              same_k: Mapping[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+def _sections(tables: Mapping[str, list[dict[str, Any]]], same_k: Mapping[str, list[dict[str, Any]]],
+              error_floors: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
     """One section per dataset with a ranked table or a same-K group, in name order."""
     out = []
     for name in sorted(set(tables) | set(same_k)):
         rows, groups = tables.get(name) or [], same_k.get(name, [])
         title = formatting.dataset_title(rows or [r for g in groups for r in g["rows"]], name)
-        out.append({"name": name, "title": title, "rows": rows, "groups": groups})
+        out.append({"name": name, "title": title, "rows": rows, "groups": groups, "floor": error_floors.get(name)})
     return out
 
 
-def _context(tables: Mapping[str, list[dict[str, Any]]],
-             same_k: Mapping[str, list[dict[str, Any]]] | None) -> dict[str, Any]:
-    return {"sections": _sections(tables, same_k or {}), "datasets": list(tables), "summary": summary_rows(tables)}
+def _context(tables: Mapping[str, list[dict[str, Any]]], same_k: Mapping[str, list[dict[str, Any]]] | None,
+             error_floors: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    return {"sections": _sections(tables, same_k or {}, error_floors or {}), "datasets": list(tables),
+            "summary": summary_rows(tables)}
 
 
 def render_markdown(tables: Mapping[str, list[dict[str, Any]]],
-                    same_k: Mapping[str, list[dict[str, Any]]] | None = None) -> str:
-    return environment().get_template("board.md.j2").render(_context(tables, same_k))
+                    same_k: Mapping[str, list[dict[str, Any]]] | None = None,
+                    error_floors: Mapping[str, Mapping[str, Any]] | None = None) -> str:
+    return environment().get_template("board.md.j2").render(_context(tables, same_k, error_floors))
 
 
 def render_html(tables: Mapping[str, list[dict[str, Any]]],
-                same_k: Mapping[str, list[dict[str, Any]]] | None = None) -> str:
-    context = _context(tables, same_k)
+                same_k: Mapping[str, list[dict[str, Any]]] | None = None,
+                error_floors: Mapping[str, Mapping[str, Any]] | None = None) -> str:
+    context = _context(tables, same_k, error_floors)
     names = sorted({r["solver"].lower(): r["solver"] for rows in tables.values() for r in rows})
     colors = {n: plots.PALETTE[i % len(plots.PALETTE)] for i, n in enumerate(names)}
     for section in context["sections"]:
@@ -85,10 +89,11 @@ def render_html(tables: Mapping[str, list[dict[str, Any]]],
                                                               js=_static("board.js"))
 
 
-def render(records: Sequence[Mapping[str, Any]]) -> tuple[str, str]:
-    """(README.md, index.html) of a board holding ``records``."""
-    tables, same_k = make_rows(records), same_k_tables(records)
-    return render_markdown(tables, same_k), render_html(tables, same_k)
+def render(records: Sequence[Mapping[str, Any]],
+           error_floors: Mapping[str, Mapping[str, Any]] | None = None) -> tuple[str, str]:
+    """(README.md, index.html) of a board holding ``records`` (and its datasets' error floors)."""
+    tables, same_k = make_rows(records, error_floors), same_k_tables(records)
+    return render_markdown(tables, same_k, error_floors), render_html(tables, same_k, error_floors)
 
 
 def build(board_dir: str | Path) -> tuple[Path, Path]:
@@ -99,7 +104,7 @@ def build(board_dir: str | Path) -> tuple[Path, Path]:
     board_dir = Path(board_dir)
     records = [rec for _, rec in load_board(board_dir)]
     readme, page = board_dir / "README.md", board_dir / "index.html"
-    md, doc = render(records)
+    md, doc = render(records, load_error_floors(board_dir))
     readme.write_text(md)
     page.write_text(doc)
     return readme, page

@@ -34,8 +34,11 @@ def on_full_split(rec: Mapping[str, Any]) -> bool:
     return rec.get("status", "ok") == "ok" and rec["source"] != "run"
 
 
-def make_rows(records: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """dataset name -> rows (one per record scored on the full test split), ranked."""
+def make_rows(records: Iterable[Mapping[str, Any]],
+              error_floors: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, list[dict[str, Any]]]:
+    """dataset name -> rows (one per record scored on the full test split), ranked; a row whose mean
+    nRMSE is below its dataset's error floor is marked ``below_floor``."""
+    floors = {name: f["nrmse"] for name, f in (error_floors or {}).items()}
     by_dataset: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for rec in records:
         if not on_full_split(rec):
@@ -49,6 +52,7 @@ def make_rows(records: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[str, 
             "paper": rec["solver"].get("paper"), "code": rec["solver"].get("code"),
             "given_equation": given_equation(rec), "dataset": rec["dataset"], "setting": rec["setting"], "source": rec["source"],
             "unverified": unverified(rec), "not_converged": not_converged_seeds(rec),
+            "below_floor": mean is not None and rec["dataset"]["name"] in floors and mean < floors[rec["dataset"]["name"]],
             "curves": [(s.get("seed"), monitored_curve(s)) for s in rec["seeds"] if monitored_curve(s)],
             "mean": mean, "std": std or 0.0,
             # each test sample's error averaged over the seeds (the unit of the paired tests), and

@@ -36,10 +36,3 @@ def check_grid(grid: str) -> None:
         raise ValueError(f"grid must be one of {GRIDS}, got {grid!r}")
 
 
-def block_average(v: np.ndarray, factor: int) -> np.ndarray:
-    """Mean over factor x factor blocks of the last two axes (cells -> coarser cells)."""
-    if factor == 1:
-        return v
-    *lead, n1, n2 = v.shape
-    return v.reshape(*lead, n1 // factor, factor, n2 // factor, factor).mean(axis=(-3, -1))
-
