@@ -92,6 +92,17 @@ def _adam_step_recipe(script: str, lines: dict[str, str], lr: float, divisor: in
     ]
 
 
+def _one_call_last_epoch(script: str, call: str, validation: str) -> list:
+    """The rows of a script that trains one call per sample and tests its last epoch."""
+    return [
+        same("model.recipe.train_mode", "one_step", f"{script}:{call}"),
+        same("model.recipe.unroll_steps", None, f"{script}:{call}"),
+        same("model.recipe.pushforward", None, f"{script}:{call}"),
+        kept("model.recipe.monitor", "val/loss", "none (no validation split)", f"{script}:{validation}",
+             "validation is logged for the learning curve; selection=last ignores it for the test"),
+    ]
+
+
 # ------------------------------------------------------------------------------------ Burgers (1D)
 FNO_BURGERS = [
     *_fno_net(BURGERS_SCRIPT, dict(block="66-140", modes="45,57,167 (modes1: rfft modes 0..15)", width="168",
@@ -107,11 +118,7 @@ FNO_BURGERS = [
     *_adam_step_recipe(BURGERS_SCRIPT, dict(adam="202", lr="161", scheduler="203", step_size="164", gamma="165",
                                             epoch_step="226", last="243-256", batch="160", epochs="163"),
                        1e-3, 20, _batch_sum("the batch", 20)),
-    same("model.recipe.train_mode", "one_step", f"{BURGERS_SCRIPT}:209-216 (u0 -> u(1), one call)"),
-    same("model.recipe.unroll_steps", None, f"{BURGERS_SCRIPT}:209-216 (u0 -> u(1), one call)"),
-    same("model.recipe.pushforward", None, f"{BURGERS_SCRIPT}:209-216 (u0 -> u(1), one call)"),
-    kept("model.recipe.monitor", "val/loss", "none (no validation split)", f"{BURGERS_SCRIPT}:227-236",
-         "validation is logged for the learning curve; selection=last ignores it for the test"),
+    *_one_call_last_epoch(BURGERS_SCRIPT, "209-216 (u0 -> u(1), one call)", "227-236"),
     same("model.recipe.val_loss", None, f"{BURGERS_SCRIPT}:205 (the training loss)"),
     same("model.recipe.rollout_loss", None, f"{BURGERS_SCRIPT}:236 (one relative L2 of the single step)"),
     same("model.recipe.gradient_clip_val", None, f"{BURGERS_SCRIPT}:206-220 (no clipping)"),
@@ -157,11 +164,7 @@ FNO_DARCY = [
     *_adam_step_recipe(DARCY_SCRIPT, dict(adam="219", lr="170", scheduler="220", step_size="173", gamma="174",
                                           epoch_step="243", last="224-262", batch="169", epochs="172"),
                        1e-3, 20, _batch_sum("the batch", 20)),
-    same("model.recipe.train_mode", "one_step", f"{DARCY_SCRIPT}:228-236 (a -> u, one call)"),
-    same("model.recipe.unroll_steps", None, f"{DARCY_SCRIPT}:228-236 (a -> u, one call)"),
-    same("model.recipe.pushforward", None, f"{DARCY_SCRIPT}:228-236 (a -> u, one call)"),
-    kept("model.recipe.monitor", "val/loss", "none (no validation split)", f"{DARCY_SCRIPT}:245-262",
-         "validation is logged for the learning curve; selection=last ignores it for the test"),
+    *_one_call_last_epoch(DARCY_SCRIPT, "228-236 (a -> u, one call)", "245-262"),
     same("model.recipe.val_loss", None, f"{DARCY_SCRIPT}:222 (the training loss)"),
     same("model.recipe.rollout_loss", None, f"{DARCY_SCRIPT}:233 (a steady problem: one call, no rollout)"),
     same("model.recipe.gradient_clip_val", None, f"{DARCY_SCRIPT}:231-240 (no clipping)"),
