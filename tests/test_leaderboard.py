@@ -883,10 +883,40 @@ def test_convergence_rule_and_its_mark_on_the_board(env):
     assert page.count(">not converged</span> (seed 0)") == 1 and 'id="plot-curve-' in page
 
 
+def test_out_of_distribution_track_is_scored_checked_and_shown(env, tmp_path):
+    """The OOD split of the tiny Darcy set (the darcy small preset's shift: tau 3 -> 5, contrast
+    12/3 -> 16/2) gets its own fingerprint in fingerprints/ood/; the same checkpoints are scored
+    there, the record carries the seeds' scores and their aggregate, an edit of it is caught, the
+    re-score agrees, and the board shows the OOD column and the ratio to the in-distribution error."""
+    from pdebench_x.leaderboard.scoring import verify_record
+    board = env.fresh_board(tmp_path / "board")
+    ood = fpm.make_ood_fingerprint(env.data_cfg, env.data, progress=False)
+    assert ood["track"]["of"] == env.fp["dataset"] and ood["dataset"] != env.fp["dataset"]
+    assert ood["plan"]["generator"]["tau"] == 5.0 and ood["plan"]["generator"]["a_pos"] == 16.0
+    fpm.write_track(ood, store.fingerprints_dir(board))
+    assert fpm.load_track(store.fingerprints_dir(board), env.fp["dataset"])["id"] == ood["id"]
+    record = scoring.score_runs(env.runs, store.fingerprints_dir(board), env.data, solver_name="fno-tiny")
+    block = record["ood"]
+    assert block["fingerprint"] == ood["id"] and "tau 3 -> 5" in block["shift"]
+    values = [s["ood"]["overall"]["nrmse"] for s in record["seeds"]]
+    assert block["aggregate"]["overall"]["nrmse"]["mean"] == pytest.approx(np.mean(values))
+    assert values != [s["metrics"]["steady"]["overall"]["nrmse"] for s in record["seeds"]]  # another split
+    verify_record(record, store.fingerprints_dir(board), env.data)
+    bad = copy.deepcopy(record)
+    bad["ood"]["aggregate"]["overall"]["nrmse"]["mean"] *= 0.5
+    with pytest.raises(RecordError, match=r"\$\.ood\.aggregate"):
+        validate_record(bad)
+    md, page = board_mod.render([record])
+    assert "| OOD nRMSE | OOD / ID |" in md and "Out of distribution: the same checkpoints" in md
+    ratio = block["aggregate"]["overall"]["nrmse"]["mean"] / record["aggregate"]["overall"]["nrmse"]["mean"]
+    assert fmt(ratio) in md and 'data-key="ood_ratio"' in page
+
+
 def _without_v2_fields(rec):
-    """``rec`` as a version-1.1 scorer wrote it: no per-sample values, budget or learning curve."""
+    """``rec`` as a version-1.1 scorer wrote it: no per-sample values, budget, learning curve or OOD scores."""
+    rec.pop("ood", None)
     for seed in rec["seeds"]:
-        for key in ("budget", "learning_curve"):
+        for key in ("budget", "learning_curve", "ood"):
             seed.pop(key, None)
         for block in (seed["metrics"], (seed.get("instances") or {}).get("metrics") or {}):
             for section in block.values():

@@ -152,9 +152,16 @@ def cmd_fingerprint(args) -> int:
 
     from pdebench_x.leaderboard import fingerprint, store
     cfg = compose_data(args.overrides)
-    fp = fingerprint.make_fingerprint(OmegaConf.to_container(cfg.data, resolve=True), _data_root(args),
-                                      progress=True, samples=args.samples)
-    path = fingerprint.write_fingerprint(fp, store.fingerprints_dir(_board(args)), overwrite=args.overwrite)
+    data = OmegaConf.to_container(cfg.data, resolve=True)
+    directory = store.fingerprints_dir(_board(args))
+    if args.track == "ood":
+        fp = fingerprint.make_ood_fingerprint(data, _data_root(args), progress=True)
+        path = fingerprint.write_track(fp, directory, overwrite=args.overwrite)
+        print(f"out-of-distribution split of {fp['track']['of']} ({fp['track']['shift']}) fingerprinted as "
+              f"{fp['dataset']}: {path} (id {fp['id'][:12]})")
+        return 0
+    fp = fingerprint.make_fingerprint(data, _data_root(args), progress=True, samples=args.samples)
+    path = fingerprint.write_fingerprint(fp, directory, overwrite=args.overwrite)
     print(f"fingerprint of {fp['dataset']} written to {path} (id {fp['id'][:12]})")
     return 0
 

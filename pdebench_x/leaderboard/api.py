@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-from pdebench_x.leaderboard.fingerprint import load_fingerprint
+from pdebench_x.leaderboard.fingerprint import load_fingerprint, load_track
 from pdebench_x.core.paths import board_dir as default_board_dir, data_root as default_data_root
 from pdebench_x.leaderboard.scoring.errors import ScoringError
 from pdebench_x.leaderboard.scoring.predictions import score_prediction_arrays
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import torch
 
 #: The splits :func:`evaluate` scores: those the board's fingerprints certify.
-OFFICIAL_SPLITS = ("test", "zero_shot")
+OFFICIAL_SPLITS = ("test", "zero_shot", "ood")
 
 
 def evaluate(predictions: np.ndarray | torch.Tensor | Mapping[str, np.ndarray | torch.Tensor],
@@ -36,7 +36,8 @@ def evaluate(predictions: np.ndarray | torch.Tensor | Mapping[str, np.ndarray | 
 
     ``dataset``: an official dataset (a fingerprint in ``<board>/fingerprints/``, e.g.
     ``"darcy_small"``, ``"ns_small"``; ``PDEDataset.name``); ``split``: ``"test"`` (the board's
-    split) or ``"zero_shot"`` (the same problem at a higher resolution, where the dataset has one);
+    split), ``"zero_shot"`` (the same problem at a higher resolution, where the dataset has one) or
+    ``"ood"`` (physical parameters outside the trained range, where the dataset has such a split);
     ``data_root``: where datasets live (default ``$PDEBENCH_X_DATA`` or ``<repo>/datasets``): the
     split is generated there if missing and checked against its fingerprint; ``board``: the board
     directory (default ``$PDEBENCH_X_BOARD`` or ``<repo>/leaderboard``).
@@ -54,7 +55,14 @@ def evaluate(predictions: np.ndarray | torch.Tensor | Mapping[str, np.ndarray | 
         raise ScoringError(f"split={split!r}: evaluate scores the official splits {list(OFFICIAL_SPLITS)} only "
                            "(the fingerprinted ones); score train or valid predictions with "
                            "pdebench_x.evaluation.metrics.MetricAccumulator")
-    fp = load_fingerprint(fingerprints_dir(board or default_board_dir()), dataset)
+    directory = fingerprints_dir(board or default_board_dir())
+    fp = load_fingerprint(directory, dataset)
+    if split == "ood":
+        ood = load_track(directory, dataset, "ood")
+        if ood is None:
+            raise ScoringError(f"{dataset} has no out-of-distribution split (none in {directory / 'ood'}); "
+                               "score split='test'")
+        return score_prediction_arrays(predictions, ood, data_root or default_data_root(), "test")
     if split == "zero_shot" and not fp.get("zero_shot"):
         raise ScoringError(f"{dataset} has no zero-shot split; score split='test'")
     return score_prediction_arrays(predictions, fp, data_root or default_data_root(), split)

@@ -16,7 +16,9 @@ MIN_SEEDS = 3
 #: Fields a version-1 record cannot have (added in 1.1).
 V1_1_FIELDS = ("status", "reason", "instances")
 #: Fields of a seed (and of its metric sections) that only a version-2 record has.
-V2_SEED_FIELDS = ("budget", "learning_curve")
+V2_SEED_FIELDS = ("budget", "learning_curve", "ood")
+#: The splits beyond the official test split whose aggregates are checked against their seeds.
+TRANSFER_SPLITS = ("zero_shot", "ood")
 V2_SECTION_FIELDS = ("per_sample",)
 #: Relative tolerance of the aggregate-vs-seeds consistency check (records are written by json
 #: from float64, so the round trip is exact; this only absorbs a reordering of the sum).
@@ -48,12 +50,14 @@ def _metric_sections(record: dict[str, Any]) -> Iterator[tuple[str, Any]]:
     for i, seed in enumerate(record.get("seeds") or []):
         if isinstance(seed, dict):
             yield f"$.seeds[{i}].metrics", seed.get("metrics")
-            yield f"$.seeds[{i}].zero_shot", seed.get("zero_shot")
+            for split in TRANSFER_SPLITS:
+                yield f"$.seeds[{i}].{split}", seed.get(split)
             if isinstance(seed.get("instances"), dict):
                 yield f"$.seeds[{i}].instances", seed["instances"]
     yield "$.aggregate", record.get("aggregate")
-    if isinstance(record.get("zero_shot"), dict):
-        yield "$.zero_shot.aggregate", record["zero_shot"].get("aggregate")
+    for split in TRANSFER_SPLITS:
+        if isinstance(record.get(split), dict):
+            yield f"$.{split}.aggregate", record[split].get("aggregate")
     if isinstance(record.get("instances"), dict):
         yield "$.instances.aggregate", record["instances"].get("aggregate")
         yield "$.instances.spread", record["instances"].get("spread")
@@ -85,7 +89,8 @@ def status_errors(record: dict[str, Any]) -> list[str]:
         if used:
             errors.append(f"$: field(s) {used} need schema_version '1.1' (this record says '1')")
     if record.get("schema_version") in ("1", "1.1"):
-        used = [f"seeds[{i}].{k}" for i, s in enumerate(seeds) if isinstance(s, dict) for k in V2_SEED_FIELDS if k in s]
+        used = ["ood"] if record.get("ood") is not None else []
+        used += [f"seeds[{i}].{k}" for i, s in enumerate(seeds) if isinstance(s, dict) for k in V2_SEED_FIELDS if k in s]
         used += [f"seeds[{i}].metrics.{name}.{k}" for i, s in enumerate(seeds) if isinstance(s, dict)
                  for name, section in (s.get("metrics") or {}).items() if isinstance(section, dict)
                  for k in V2_SECTION_FIELDS if k in section]
@@ -328,14 +333,15 @@ def _step_value(section: dict[str, Any], name: str, t: int) -> Any:
     return values[t] if t < len(values) else None
 
 
-def _zero_shot_errors(record: dict[str, Any], seeds: list[dict[str, Any]]) -> list[str]:
-    block = record.get("zero_shot")
+def _transfer_errors(record: dict[str, Any], seeds: list[dict[str, Any]], split: str) -> list[str]:
+    """A zero-shot or out-of-distribution aggregate is that of its seeds' scores on the split."""
+    block = record.get(split)
     if not isinstance(block, dict):
         return []
-    missing = [i for i, s in enumerate(seeds) if not isinstance(s.get("zero_shot"), dict)]
+    missing = [i for i, s in enumerate(seeds) if not isinstance(s.get(split), dict)]
     if missing:
-        return [f"$.zero_shot: a zero-shot aggregate, but seeds {missing} have no zero-shot scores"]
-    return _aggregate_errors("$.zero_shot.aggregate", block["aggregate"], [s["zero_shot"] for s in seeds])
+        return [f"$.{split}: an aggregate on the {split} split, but seeds {missing} have no scores there"]
+    return _aggregate_errors(f"$.{split}.aggregate", block["aggregate"], [s[split] for s in seeds])
 
 
 def _same_run(a: dict[str, Any], b: dict[str, Any]) -> str | None:
@@ -377,4 +383,4 @@ def consistency_errors(record: dict[str, Any]) -> list[str]:
     errors += identical_seed_errors(seeds)
     if seeds:
         errors += _aggregate_errors("$.aggregate", record["aggregate"], [primary_section(s["metrics"]) for s in seeds])
-    return errors + _zero_shot_errors(record, seeds)
+    return errors + [e for split in TRANSFER_SPLITS for e in _transfer_errors(record, seeds, split)]

@@ -305,8 +305,47 @@ def _split_entry(plan: DatasetPlan, problem, measure_samples: int, progress: boo
     return content
 
 
+def make_ood_fingerprint(data_cfg: Mapping[str, Any], root: str | Path, progress: bool = True) -> dict[str, Any]:
+    """The fingerprint of a preset's out-of-distribution test split: the family's ``ood`` generator
+    overrides applied to the preset (physical parameters outside the trained range), its test
+    split generated under ``root`` and fingerprinted like an official one, plus ``track`` =
+    {kind, of (the in-distribution dataset), overrides, shift (what they change)}."""
+    from pdebench_x.data.build import plan_from_config
+    cfg = to_plain(data_cfg)
+    base = plan_from_config(cfg, root)
+    shift = get_family(base.family).ood.get(base.preset)
+    if shift is None:
+        raise ValueError(f"{base.name}: no out-of-distribution split is defined for preset {base.preset!r} (the "
+                         f"{base.family} family's `ood` in pdebench_x/pdes/ covers {sorted(get_family(base.family).ood)})")
+    overrides, text = shift
+    shifted = {**cfg, "generator": {**(cfg.get("generator") or {}), **overrides}}
+    fp = make_fingerprint(shifted, root, zero_shot=False, progress=progress)
+    fp["track"] = {"kind": "ood", "of": base.name, "overrides": dict(overrides), "shift": text}
+    fp["id"] = content_id(fp)
+    return fp
+
+
+def track_path(directory: str | Path, dataset: str, track: str = "ood") -> Path:
+    """Where the fingerprint of dataset's ``track`` split lives: <fingerprints>/<track>/<dataset>.json
+    (a folder of its own: the board's official datasets are the files directly in <fingerprints>)."""
+    return Path(directory) / track / f"{dataset}.json"
+
+
+def load_track(directory: str | Path, dataset: str, track: str = "ood") -> dict[str, Any] | None:
+    """The fingerprint of ``dataset``'s ``track`` split, checked like any other; None where it has none."""
+    path = track_path(directory, dataset, track)
+    return load_fingerprint(path.parent, dataset) if path.exists() else None
+
+
+def write_track(fp: Mapping[str, Any], directory: str | Path, overwrite: bool = False) -> Path:
+    return _write(fp, track_path(directory, fp["track"]["of"], fp["track"]["kind"]), overwrite)
+
+
 def write_fingerprint(fp: Mapping[str, Any], directory: str | Path, overwrite: bool = False) -> Path:
-    path = fingerprint_path(directory, fp["dataset"])
+    return _write(fp, fingerprint_path(directory, fp["dataset"]), overwrite)
+
+
+def _write(fp: Mapping[str, Any], path: Path, overwrite: bool) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(fp, indent=1, allow_nan=False) + "\n"
     if overwrite:

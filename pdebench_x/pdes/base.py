@@ -11,7 +11,8 @@ A family (``pdes/<name>.py``, a module-level ``FAMILY``) states
   one (LPINN: :meth:`PDEFamily.lagrangian`); a solver that has no formulation for the family
   raises :class:`~pdebench_x.core.errors.NotApplicableError` with the family's reason;
 - its fixed spatial domain where the grid does not give it (``domain``);
-- the zero-shot resolution split of each preset (``zero_shot``: generator overrides).
+- the zero-shot resolution split of each preset (``zero_shot``: generator overrides);
+- the out-of-distribution split of each preset (``ood``: generator overrides and what they shift).
 
 Adding a family: its numerical solver (``pdebench_x.numerics``), its generator, this file, its
 data yaml and data card. Nothing else in the suite names a family.
@@ -152,6 +153,9 @@ class PDEFamily:
     domain: tuple[tuple[float, float], ...] | None = None
     #: preset -> generator overrides of the zero-shot resolution split (trained at the preset's, tested there)
     zero_shot: Mapping[str, Mapping[str, Any]] = {}
+    #: preset -> (generator overrides, what they shift) of the out-of-distribution test split: the
+    #: same problem with physical parameters outside the range the preset trains on
+    ood: Mapping[str, tuple[Mapping[str, Any], str]] = {}
     #: why a Lagrangian (transport) formulation does not exist, if it does not
     no_lagrangian = ""
 

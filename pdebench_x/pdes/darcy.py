@@ -137,6 +137,8 @@ class Darcy(PDEFamily):
                          aliases={"forcing": ("f", "beta"), "a_pos": ("a_high", "a_max"), "a_neg": ("a_low", "a_min")})
     domain = ((0.0, 1.0), (0.0, 1.0))
     zero_shot = {"small": {"resolution": 128}, "benchmark": {"resolution": 141}}
+    ood = {"small": ({"tau": 5.0, "a_pos": 16.0, "a_neg": 2.0},
+                     "shorter correlation length (tau 3 -> 5) and twice the contrast (a_pos / a_neg 12/3 -> 16/2)")}
     no_lagrangian = (
         "LPINN needs a transport PDE: it solves along characteristics carried by a velocity "
         "(x_L' = velocity, state carried along x_L). Darcy flow -div(a grad u) = f is elliptic and "

@@ -155,6 +155,11 @@ class NavierStokes(PDEFamily):
                          aliases={"viscosity": ("nu",), "forcing_amplitude": ("forcing", "amplitude", "A")})
     # same seeded initial fields (NS noise is drawn on its own ic_resolution grid)
     zero_shot = {"small": {"resolution": 128, "solve_resolution": 128}}
+    ood = {"small": ({"viscosity": 5.0e-4, "forcing_amplitude": 0.15},
+                     "half the viscosity (1e-3 -> 5e-4) and 1.5x the forcing (0.1 -> 0.15)"),
+           "varying": ({"viscosity_range": [5.0e-5, 1.0e-4], "forcing_range": [0.15, 0.2]},
+                       "viscosity below the trained range (5e-5-1e-4 vs 1e-4-1e-3), forcing above it "
+                       "(0.15-0.2 vs 0.05-0.15)")}
 
     def equation(self, s, c):
         phase = ["mul", "mul", "2", "pi", "add", "x", "y"]  # 2 pi (x + y)

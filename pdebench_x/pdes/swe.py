@@ -104,6 +104,10 @@ class ShallowWater(PDEFamily):
                          aliases={"g": ("gravity",), "radius": ("R", "dam_radius")})
     # the same seeded dam radii at twice the resolution
     zero_shot = {"small": {"resolution": 128}}
+    ood = {"small": ({"radius_range": [0.75, 0.95], "h_in": 2.5},
+                     "larger dams (radius 0.75-0.95 vs 0.3-0.7) holding deeper water (h_in 2 -> 2.5)"),
+           "varying": ({"h_in_range": [2.5, 3.0], "g_range": [1.5, 2.0]},
+                       "dam height and gravity above the trained ranges (h_in 2.5-3 vs 1.5-2.5, g 1.5-2 vs 0.5-1.5)")}
 
     def equation(self, s, c):
         out = (["eq", "add", "dt", "h", "div", "mul", "h", "vel", "0"]

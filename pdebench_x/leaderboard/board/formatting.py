@@ -40,6 +40,18 @@ def fmt_ms(s: float | None) -> str:
     return NA if s is None else fmt(1e3 * s)
 
 
+def ood_ratio(row: Mapping[str, Any]) -> float | None:
+    """The out-of-distribution nRMSE over the in-distribution one (None without an OOD score)."""
+    if not row.get("ood") or row["ood"][0] is None or not row["mean"]:
+        return None
+    return row["ood"][0] / row["mean"]
+
+
+def ood_shift(rows: Sequence[Mapping[str, Any]]) -> str | None:
+    """What a dataset's out-of-distribution split shifts (from its rows' records), if it has one."""
+    return next((r["ood_shift"] for r in rows if r.get("ood_shift")), None)
+
+
 def fmt_ci(ci: Sequence[float] | None) -> str:
     """A confidence interval as [lo, hi]; N/A without per-sample values."""
     return NA if ci is None else f"[{fmt(ci[0])}, {fmt(ci[1])}]"

@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from pdebench_x.leaderboard.fingerprint import load_fingerprint, official_split
+from pdebench_x.leaderboard.fingerprint import load_fingerprint, load_track, official_split
 from pdebench_x.leaderboard.statistics import primary_section
 from pdebench_x.leaderboard.scoring.errors import ScoringError
 from pdebench_x.leaderboard.scoring.per_instance_runs import score_per_instance_runs
@@ -120,8 +120,10 @@ def _metrics_only(summary: Mapping[str, Any]) -> dict[str, Any]:
 def score_checkpoint_seed(checkpoint: Path, run: Mapping[str, Any] | None, fp: Mapping[str, Any],
                           data_root: str | Path, zero_shot: bool = True, progress: bool = False,
                           run_dir: Path | None = None,
-                          instances: tuple[int, int | None] | None = None) -> dict[str, Any]:
-    """One seed's entry: metrics on the official test split (and zero-shot split) plus costs.
+                          instances: tuple[int, int | None] | None = None,
+                          ood: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """One seed's entry: metrics on the official test split (and the zero-shot split, and the
+    out-of-distribution split whose fingerprint ``ood`` is given) plus costs.
 
     ``instances`` (K, seed): the K-instance choice; default :func:`instance_choice` of the run.
     """
@@ -138,11 +140,16 @@ def score_checkpoint_seed(checkpoint: Path, run: Mapping[str, Any] | None, fp: M
         except (RuntimeError, ValueError) as err:
             # A model tied to its training grid cannot be run at another resolution: N/A.
             log.warning("zero-shot scoring of %s failed (%s): recorded as N/A", checkpoint, err)
+    ood_scores = None
+    if ood is not None:
+        osum = score_task(task, ood, data_root, "test", progress=progress)
+        ood_scores = {"overall": primary_section(osum)["overall"], "n_samples": int(osum["n_test_samples"])}
     run = run or {}
     return {
         "seed": int(run.get("seed", (run.get("config") or {}).get("seed", 0))),
         "metrics": _metrics_only(summary),
         "zero_shot": zs,
+        "ood": ood_scores,
         "n_parameters": int(task.n_parameters),
         "train_seconds": run.get("train_seconds"),
         "epochs": run.get("epochs"),
@@ -183,15 +190,16 @@ def score_runs(runs: Sequence[str | Path], fingerprints_dir: str | Path, data_ro
     if len(models) > 1:
         raise ScoringError(f"the runs are of different models {sorted(map(str, models))}; one record is one solver")
     require_seeds(len(resolved))
+    ood = load_track(fingerprints_dir, fp["dataset"], "ood")
     entries = []
     for ckpt, rec in resolved:
         run_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else None
         log.info("scoring %s on %s", ckpt, fp["dataset"])
-        entries.append(score_checkpoint_seed(ckpt, rec, fp, data_root, zero_shot, progress, run_dir))
+        entries.append(score_checkpoint_seed(ckpt, rec, fp, data_root, zero_shot, progress, run_dir, ood=ood))
     first = next((rec for _, rec in resolved if rec), {}) or {}
     model = first.get("model") or "model"
     solver = {"name": solver_name or model, "model": model, "kind": "operator",
               "paper": first.get("paper"), "code": first.get("code"), "framework": "pdebench_x"}
     choice = instance_choice(fp, first)
     return build_record(entries, fp, solver, setting or default_setting(fp, [r for _, r in resolved]), "checkpoint",
-                        instances_block(entries, fp, choice))
+                        instances_block(entries, fp, choice), ood=ood)

@@ -10,7 +10,7 @@ import math
 from typing import Any, Mapping, Sequence
 
 from pdebench_x.evaluation.metrics import PRIMARY_METRIC
-from pdebench_x.leaderboard.checks import MIN_SEEDS
+from pdebench_x.leaderboard.checks import MIN_SEEDS, TRANSFER_SPLITS
 from pdebench_x.leaderboard.schema import CURRENT_VERSION, validate_record
 from pdebench_x.leaderboard.statistics import instance_spread, mean_std, primary_section
 from pdebench_x.leaderboard.scoring.errors import ScoringError
@@ -28,14 +28,14 @@ def seed_instances(section: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 def aggregate(entries: Sequence[Mapping[str, Any]], key: str = "metrics") -> dict[str, Any]:
     """Mean and sample std over seeds of every overall metric, and per step of the primary section."""
-    if key == "zero_shot":
-        sections = [e["zero_shot"] for e in entries]
+    if key in TRANSFER_SPLITS:
+        sections = [e[key] for e in entries]
     else:
         sections = [primary_section(e["metrics"]) for e in entries]
     names = list(dict.fromkeys(n for s in sections for n in s["overall"]))
     out: dict[str, Any] = {"overall": {n: mean_std([s["overall"].get(n) for s in sections]) for n in names},
                            "per_step": {}, "steps": []}
-    if key != "zero_shot":
+    if key not in TRANSFER_SPLITS:
         steps = sections[0]["steps"]
         out["steps"] = list(steps)
         for n in sections[0]["per_step"]:
@@ -72,10 +72,21 @@ def _dataset_entry(fp: Mapping[str, Any]) -> dict[str, Any]:
             "target_channels": list(fp["test"]["target_channels"])}
 
 
+def ood_block(entries: Sequence[Mapping[str, Any]], ood: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The record's out-of-distribution section: the split's fingerprint and what it shifts, and the
+    aggregate of the seeds' scores there (None when the dataset has no such split or a seed lacks it)."""
+    if ood is None or not all(e.get("ood") for e in entries):
+        return None
+    track = ood["track"]
+    return {"dataset": ood["dataset"], "of": track["of"], "fingerprint": ood["id"], "shift": track["shift"],
+            "aggregate": aggregate(entries, "ood")}
+
+
 def build_record(entries: list[dict[str, Any]], fp: Mapping[str, Any], solver: Mapping[str, Any],
                  setting: str, source: str, instances: dict[str, Any] | None = None,
-                 min_seeds: int = MIN_SEEDS) -> dict[str, Any]:
-    """Assemble and validate a record from >= ``min_seeds`` seed entries (and the K-instance section)."""
+                 min_seeds: int = MIN_SEEDS, ood: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Assemble and validate a record from >= ``min_seeds`` seed entries (and the K-instance section,
+    and the out-of-distribution section when ``ood``, that split's fingerprint, is given)."""
     require_seeds(len(entries), min_seeds)
     seeds = [e["seed"] for e in entries]
     if len(set(seeds)) != len(seeds):
@@ -106,6 +117,7 @@ def build_record(entries: list[dict[str, Any]], fp: Mapping[str, Any], solver: M
         "instances": instances,
         "aggregate": aggregate(entries),
         "zero_shot": zero_shot,
+        "ood": ood_block(entries, ood),
         "n_parameters": next(iter(n_params)),
         "train_seconds": mean_of("train_seconds"),
         "inference_seconds_per_sample": mean_of("inference_seconds_per_sample"),

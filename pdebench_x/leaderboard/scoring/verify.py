@@ -4,7 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from pdebench_x.leaderboard.fingerprint import load_fingerprint
+from pdebench_x.leaderboard.checks import TRANSFER_SPLITS
+from pdebench_x.leaderboard.fingerprint import load_fingerprint, load_track
 from pdebench_x.leaderboard.schema import validate_record
 from pdebench_x.leaderboard.scoring.checkpoints import score_checkpoint_seed
 from pdebench_x.leaderboard.scoring.errors import VerificationError
@@ -48,6 +49,10 @@ def verify_record(record: Mapping[str, Any], fingerprints_dir: str | Path, data_
             "there is no checkpoint to re-score, only the fit to repeat. Run it again, e.g. `python train.py "
             f"model={record['solver']['model']} data={record['dataset']['family']} "
             f"data.preset={record['dataset']['preset']}`, and compare its metrics.json with the record")
+    ood = load_track(fingerprints_dir, record["dataset"]["name"], "ood") if record.get("ood") else None
+    if ood is not None and record["ood"]["fingerprint"] != ood["id"]:
+        raise VerificationError(f"the record's out-of-distribution scores were made on another split (fingerprint "
+                                f"{record['ood']['fingerprint'][:12]}, official {ood['id'][:12]})")
     seeds = record["seeds"]
     paths = list(artifacts) if artifacts else [s.get("checkpoint") for s in seeds]
     if len(paths) != len(seeds):
@@ -65,16 +70,18 @@ def verify_record(record: Mapping[str, Any], fingerprints_dir: str | Path, data_
             block = record.get("instances")
             again = score_checkpoint_seed(Path(p), None, fp, data_root, zero_shot=seed.get("zero_shot") is not None,
                                           progress=progress,
-                                          instances=(block["k"], block["seed"]) if block else None)
+                                          instances=(block["k"], block["seed"]) if block else None,
+                                          ood=ood if seed.get("ood") else None)
         else:
             again, _ = score_predictions_file(p, fp, data_root)
         _compare(seed["metrics"], again["metrics"], f"seeds[{i}].metrics", problems)
         if seed.get("instances"):
             _compare(seed["instances"]["metrics"], (again.get("instances") or {}).get("metrics"),
                      f"seeds[{i}].instances.metrics", problems)
-        if seed.get("zero_shot"):
-            _compare(seed["zero_shot"]["overall"], (again.get("zero_shot") or {}).get("overall"),
-                     f"seeds[{i}].zero_shot.overall", problems)
+        for split in TRANSFER_SPLITS:
+            if seed.get(split):
+                _compare(seed[split]["overall"], (again.get(split) or {}).get("overall"),
+                         f"seeds[{i}].{split}.overall", problems)
     if problems:
         shown = "\n".join(f"  - {p}" for p in problems[:20])
         more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
