@@ -10,6 +10,7 @@
     pdebench-x fingerprint data=ns [data.preset=benchmark] [data.sizes.test=50] [--samples N] [--overwrite]
     pdebench-x fingerprint data=swe --track ood                   # the out-of-distribution split
     pdebench-x error-floor data=swe [data.preset=small] [--samples 4] [--factor 2] [--overwrite]
+    pdebench-x solver-cost data=ns [data.preset=small] [--samples 4] [--factors 2 4 8] [--overwrite]
 
 Arguments are ``key=value`` tokens (configuration in Hydra's override syntax, lists as
 ``run=a,b,c``) plus a command's ``--options``. ``score.py`` at the repository root is
@@ -27,7 +28,7 @@ from pdebench_x.cli.grammar import CLIError
 
 
 def parser() -> argparse.ArgumentParser:
-    from pdebench_x.cli.leaderboard import cmd_board, cmd_error_floor, cmd_fingerprint, cmd_score
+    from pdebench_x.cli.leaderboard import cmd_board, cmd_error_floor, cmd_fingerprint, cmd_score, cmd_solver_cost
     p = argparse.ArgumentParser(prog="pdebench-x", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
@@ -82,6 +83,14 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--overwrite", action="store_true", help="replace a shipped error floor")
     common(e)
     e.set_defaults(func=cmd_error_floor)
+
+    c = sub.add_parser("solver-cost", help="the numerical solver's accuracy-cost curve on a test split")
+    c.add_argument("overrides", nargs="*", help="data=<family> and data overrides (data.preset=...)")
+    c.add_argument("--samples", type=int, default=4, help="first N test samples solved (default 4)")
+    c.add_argument("--factors", type=int, nargs="+", default=[2, 4, 8], help="coarsening factors (default 2 4 8)")
+    c.add_argument("--overwrite", action="store_true", help="replace a shipped curve")
+    common(c)
+    c.set_defaults(func=cmd_solver_cost)
     return p
 
 

@@ -125,25 +125,43 @@ def _check(paths: list[str], board: Path, data_root: Path) -> int:
     return 1 if failed else 0
 
 
-def cmd_error_floor(args) -> int:
-    """Measure a test split's error floor (evaluation/error_floor.py) into <board>/error_floors/."""
+def _measure_split(args, folder: str, measure) -> tuple[dict, Path]:
+    """Compose the data config, measure its test split with ``measure(plan, problem)`` and write the
+    result to <board>/<folder>/<dataset>.json (an existing file only with --overwrite)."""
     import json
 
     from omegaconf import OmegaConf
 
     from pdebench_x.data.build import plan_from_config
-    from pdebench_x.evaluation.error_floor import measure_error_floor
-    from pdebench_x.leaderboard import store
     data = OmegaConf.to_container(compose_data(args.overrides).data, resolve=True)
     plan = plan_from_config(data, _data_root(args))
-    target = store.error_floors_dir(_board(args)) / f"{plan.name}.json"
+    target = _board(args) / folder / f"{plan.name}.json"
     if target.exists() and not args.overwrite:
         raise SystemExit(f"{target} exists; pass --overwrite to measure it again (e.g. after a generator change)")
-    floor = measure_error_floor(plan, data["problem"], n_samples=args.samples, factor=args.factor)
+    result = measure(plan, data["problem"])
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(floor, indent=1) + "\n")
-    print(f"error floor of {plan.name}: nRMSE {floor['nrmse']:.3g} over test samples {floor['samples']} "
+    target.write_text(json.dumps(result, indent=1) + "\n")
+    return result, target
+
+
+def cmd_error_floor(args) -> int:
+    """Measure a test split's error floor (evaluation/error_floor.py) into <board>/error_floors/."""
+    from pdebench_x.evaluation.error_floor import measure_error_floor
+    floor, target = _measure_split(args, "error_floors", lambda plan, problem: measure_error_floor(
+        plan, problem, n_samples=args.samples, factor=args.factor))
+    print(f"error floor of {floor['dataset']}: nRMSE {floor['nrmse']:.3g} over test samples {floor['samples']} "
           f"(a {args.factor}x finer solve), written to {target}")
+    return 0
+
+
+def cmd_solver_cost(args) -> int:
+    """Measure the numerical solver's accuracy-cost curve (evaluation/solver_cost.py) into <board>/solver_costs/."""
+    from pdebench_x.evaluation.solver_cost import solver_cost_curve
+    curve, target = _measure_split(args, "solver_costs", lambda plan, problem: solver_cost_curve(
+        plan, problem, factors=args.factors, n_samples=args.samples))
+    points = ", ".join(f"{p['factor']}x coarser: {p['nrmse']:.3g} at {1e3 * p['cpu_seconds_per_sample']:.3g} ms"
+                       for p in curve["points"][1:])
+    print(f"solver on {curve['dataset']} ({curve['threads']} threads): {points}; written to {target}")
     return 0
 
 

@@ -12,36 +12,12 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 import numpy as np
-import torch
 
 from pdebench_x.data.build import DatasetPlan, generator_class
 from pdebench_x.data.generators.base import sample_seed
-from pdebench_x.evaluation.metrics import nrmse
+from pdebench_x.evaluation.truth import per_sample_nrmse, scored_channel_names
 
 FORMAT_VERSION = 1
-
-
-def scored_channels(out: Mapping[str, np.ndarray], channels: list[str]) -> np.ndarray:
-    """[B, T, C, X, Y] of the named channels from a generator's output dict (a vector field's
-    components are ``<name>_x`` / ``<name>_y``; a steady field has no time axis: T = 1)."""
-    stacked = []
-    for name in channels:
-        if name in out:
-            field = np.asarray(out[name])
-        else:
-            base, _, axis = name.rpartition("_")
-            field = np.asarray(out[base])[..., "xy".index(axis)]
-        stacked.append(field if field.ndim == 4 else field[:, None])
-    return np.stack(stacked, axis=2)
-
-
-def scored_frames(problem: Mapping[str, Any], n_frames: int) -> slice:
-    """The frames a rollout is scored on: after the first frame and the history, up to last_frame."""
-    if problem.get("kind") != "rollout":
-        return slice(None)
-    start = int(problem.get("first_frame") or 0) + int(problem["history"])
-    last = problem.get("last_frame")
-    return slice(start, n_frames if last is None else int(last))
 
 
 def measure_error_floor(plan: DatasetPlan, problem: Mapping[str, Any], n_samples: int = 4,
@@ -51,12 +27,8 @@ def measure_error_floor(plan: DatasetPlan, problem: Mapping[str, Any], n_samples
         raise ValueError(f"need n_samples >= 1 and factor >= 2, got {n_samples}, {factor}")
     generator = generator_class(plan.family)(**plan.generator)
     seeds = [sample_seed(plan.seed, "test", i) for i in range(min(n_samples, int(plan.sizes["test"])))]
-    channels = list(problem["fields"] if problem.get("kind") == "rollout" else problem["targets"])
-    stored = scored_channels(generator.generate(seeds), channels)
-    finer = scored_channels(generator.finer_solve(seeds, factor), channels)
-    frames = scored_frames(problem, stored.shape[1])
-    errors = nrmse(torch.from_numpy(stored[:, frames]), torch.from_numpy(finer[:, frames]))  # [B, T, C]
-    per_sample = errors.mean(dim=(1, 2)).tolist()
+    channels = scored_channel_names(problem)
+    per_sample = per_sample_nrmse(generator.generate(seeds), generator.finer_solve(seeds, factor), problem)
     return {
         "format_version": FORMAT_VERSION,
         "dataset": plan.name,

@@ -172,6 +172,12 @@ class Generator(ABC):
         discretisation error (the board's error floor). Families that can say so override it."""
         raise NotImplementedError(f"the {self.family} generator has no finer reference solve")
 
+    def coarser_solve(self, seeds: list[np.random.SeedSequence], factor: int) -> dict[str, np.ndarray]:
+        """The samples of ``seeds`` solved ``factor`` times coarser in space and brought to the stored
+        grid, in :meth:`generate`'s layout: the numerical solver's cheaper, less accurate answers,
+        against which a learned solver's speed is judged (the board's accuracy-cost curve)."""
+        raise NotImplementedError(f"the {self.family} generator has no coarser solve")
+
     def solver_settings(self) -> dict[str, Any]:
         """Settings recorded in the file's attributes (defaults to all settings)."""
         return dict(self.settings)

@@ -162,6 +162,21 @@ class DarcyGenerator(Generator):
             a_out[b], u_out[b] = block_average(a, self._factor), block_average(u, self._factor * factor)
         return {"a": a_out, "u": u_out}
 
+    def coarser_solve(self, seeds: list[np.random.SeedSequence], factor: int) -> dict[str, np.ndarray]:
+        """Cells grid: the stored coefficient averaged over ``factor`` x ``factor`` blocks, solved on
+        those coarser cells, each coarse cell's value repeated over its stored cells."""
+        s = self.settings
+        n = s["resolution"]
+        if s["grid"] != "cells" or n % factor:
+            raise NotImplementedError(f"a coarser solve is defined for a cells grid divisible by {factor} "
+                                      f"(got {s['grid']}, {n})")
+        a_out, u_out = np.empty((len(seeds), n, n)), np.empty((len(seeds), n, n))
+        for b, seed in enumerate(seeds):
+            a = block_average(self._coefficient(seed), self._factor)
+            u = solve(block_average(a, factor), s["forcing"], "cells")
+            a_out[b], u_out[b] = a, np.kron(u, np.ones((factor, factor)))
+        return {"a": a_out, "u": u_out}
+
     def sample(self, seed: np.random.SeedSequence) -> tuple[np.ndarray, np.ndarray]:
         """One sample (a, u) at the stored resolution, float64."""
         s = self.settings

@@ -25,6 +25,7 @@ from pdebench_x.data.generators.base import (
 from pdebench_x.numerics.swe.fluxes import LIMITERS
 from pdebench_x.numerics.swe.operator import velocities
 from pdebench_x.numerics.swe.radial_dam import DOMAIN, cell_centres, radial_dam_depth
+from pdebench_x.numerics.coarsen import block_average
 from pdebench_x.numerics.swe.scheme import MAX_CFL, SCHEMES, solve_swe
 
 #: boundary option (those of the solver) -> The Well's bc_type
@@ -50,10 +51,15 @@ DEFAULTS: dict[str, Any] = {
     "device": "cpu",
     "batch_size": 16,
     "num_threads": None,
-    "scheme": "rk2",
+    "scheme": "hancock",
 }
 
 _DTYPES = {"float64": torch.float64, "float32": torch.float32}
+
+
+def _repeat_cells(v: np.ndarray, factor: int) -> np.ndarray:
+    """[B, T, X, Y, ...] with each cell repeated over factor x factor finer cells (axes 2 and 3)."""
+    return np.repeat(np.repeat(v, factor, axis=2), factor, axis=3)
 
 
 def _frame_store(slot: dict[int, int], h_dry: float, h: np.ndarray, velocity: np.ndarray
@@ -79,9 +85,10 @@ class ShallowWaterGenerator(Generator):
     [-2.5, 2.5]^2; ``n_frames`` output times ``k dt_out``; ``frame_stride`` stores every k-th
     of them (the solve still lands on all, so a strided set is an exact subset of the full one);
     ``g``, ``h_in``, ``h_out``; ``radius_range``; ``center``; ``boundary`` in
-    {extrapolation, wall, periodic}; ``scheme``: ``rk2`` (SSP-RK2, two flux evaluations a step)
-    or ``hancock`` (unsplit MUSCL-Hancock, one, at over twice the step; the same MUSCL + HLL in
-    space, about 3x faster; see datasets/swe.md); ``cfl`` (None: the scheme's own, 0.4 for rk2, 0.9
+    {extrapolation, wall, periodic}; ``scheme``: ``hancock`` (the default since
+    version 2: unsplit MUSCL-Hancock, one flux evaluation a step at over twice SSP-RK2's step)
+    or ``rk2`` (SSP-RK2, two a step, version 1's scheme; the same MUSCL + HLL in space, about 3x
+    slower; see datasets/swe.md); ``cfl`` (None: the scheme's own, 0.4 for rk2, 0.9
     for hancock; at most 0.5 for rk2, 1 for hancock); ``h_in_range`` / ``g_range``: uniform
     per-sample draws replacing ``h_in`` / ``g`` (parameter-varying preset); ``limiter`` (mc or
     minmod); ``h_dry``; ``dtype`` of the computation (float64; storage is float32);
@@ -94,7 +101,8 @@ class ShallowWaterGenerator(Generator):
     """
 
     family = "swe"
-    version = "1"
+    #: 2: ``scheme`` defaults to ``hancock`` (version 1 was ``rk2``; its data: ``scheme=rk2``).
+    version = "2"
 
     @property
     def parallelism(self) -> str:
@@ -205,6 +213,27 @@ class ShallowWaterGenerator(Generator):
             h_in.append(rng.uniform(*hrange) if hrange else float(s["h_in"]))
             g.append(rng.uniform(*grange) if grange else float(s["g"]))
         return {"radius": np.array(radius), "h_in": np.array(h_in), "g": np.array(g)}
+
+    def finer_solve(self, seeds: list[np.random.SeedSequence], factor: int = 2) -> dict[str, np.ndarray]:
+        """The same dam breaks on cells ``factor`` times smaller, brought back to the stored cells as
+        the finite volumes hold them: cell averages of the conserved h and (hu, hv), velocity =
+        average momentum / average depth (0 in a dry cell)."""
+        fine = type(self)(**{**self.settings, "resolution": int(self.settings["resolution"]) * factor}).generate(seeds)
+        h = fine["h"].astype(np.float64)
+        depth = block_average(h, factor)
+        momentum = np.stack([block_average(h * fine["velocity"][..., i], factor) for i in range(2)], axis=-1)
+        wet = depth[..., None] > float(self.settings["h_dry"])
+        velocity = np.where(wet, momentum / np.where(wet, depth[..., None], 1.0), 0.0)
+        return {**fine, "h": depth, "velocity": velocity}
+
+    def coarser_solve(self, seeds: list[np.random.SeedSequence], factor: int) -> dict[str, np.ndarray]:
+        """The same dam breaks on cells ``factor`` times larger, each coarse cell's state repeated
+        over the stored cells it covers."""
+        n = int(self.settings["resolution"])
+        if n % factor:
+            raise ValueError(f"resolution {n} is not divisible by {factor}")
+        coarse = type(self)(**{**self.settings, "resolution": n // factor}).generate(seeds)
+        return {**coarse, "h": _repeat_cells(coarse["h"], factor), "velocity": _repeat_cells(coarse["velocity"], factor)}
 
     def generate(self, seeds: list[np.random.SeedSequence]) -> dict[str, np.ndarray]:
         threads = self.settings["num_threads"]
