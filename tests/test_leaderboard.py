@@ -915,8 +915,9 @@ def test_out_of_distribution_track_is_scored_checked_and_shown(env, tmp_path):
 def _without_v2_fields(rec):
     """``rec`` as a version-1.1 scorer wrote it: no per-sample values, budget, learning curve or OOD scores."""
     rec.pop("ood", None)
+    rec.pop("inference_cpu_seconds_per_sample", None)
     for seed in rec["seeds"]:
-        for key in ("budget", "learning_curve", "ood"):
+        for key in ("budget", "learning_curve", "ood", "inference_cpu_seconds_per_sample"):
             seed.pop(key, None)
         for block in (seed["metrics"], (seed.get("instances") or {}).get("metrics") or {}):
             for section in block.values():

@@ -16,7 +16,7 @@ MIN_SEEDS = 3
 #: Fields a version-1 record cannot have (added in 1.1).
 V1_1_FIELDS = ("status", "reason", "instances")
 #: Fields of a seed (and of its metric sections) that only a version-2 record has.
-V2_SEED_FIELDS = ("budget", "learning_curve", "ood")
+V2_SEED_FIELDS = ("budget", "learning_curve", "ood", "inference_cpu_seconds_per_sample")
 #: The splits beyond the official test split whose aggregates are checked against their seeds.
 TRANSFER_SPLITS = ("zero_shot", "ood")
 V2_SECTION_FIELDS = ("per_sample",)
@@ -89,7 +89,7 @@ def status_errors(record: dict[str, Any]) -> list[str]:
         if used:
             errors.append(f"$: field(s) {used} need schema_version '1.1' (this record says '1')")
     if record.get("schema_version") in ("1", "1.1"):
-        used = ["ood"] if record.get("ood") is not None else []
+        used = [k for k in ("ood", "inference_cpu_seconds_per_sample") if record.get(k) is not None]
         used += [f"seeds[{i}].{k}" for i, s in enumerate(seeds) if isinstance(s, dict) for k in V2_SEED_FIELDS if k in s]
         used += [f"seeds[{i}].metrics.{name}.{k}" for i, s in enumerate(seeds) if isinstance(s, dict)
                  for name, section in (s.get("metrics") or {}).items() if isinstance(section, dict)

@@ -36,7 +36,20 @@ def error_floors_dir(board_dir: str | Path) -> Path:
 
 def load_error_floors(board_dir: str | Path) -> dict[str, dict[str, Any]]:
     """dataset name -> its error floor (``pdebench-x error-floor``; evaluation/error_floor.py)."""
-    return {path.stem: json.loads(path.read_text()) for path in sorted(error_floors_dir(board_dir).glob("*.json"))}
+    return _load_measurements(error_floors_dir(board_dir))
+
+
+def solver_costs_dir(board_dir: str | Path) -> Path:
+    return Path(board_dir) / "solver_costs"
+
+
+def load_solver_costs(board_dir: str | Path) -> dict[str, dict[str, Any]]:
+    """dataset name -> the numerical solver's accuracy-cost curve (``pdebench-x solver-cost``)."""
+    return _load_measurements(solver_costs_dir(board_dir))
+
+
+def _load_measurements(directory: Path) -> dict[str, dict[str, Any]]:
+    return {path.stem: json.loads(path.read_text()) for path in sorted(directory.glob("*.json"))}
 
 
 def record_filename(record: Mapping[str, Any]) -> str:

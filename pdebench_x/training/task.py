@@ -110,7 +110,7 @@ class OperatorTask(L.LightningModule):
         self.test_onestep: MetricAccumulator | None = None
         self.test_summary: dict[str, Any] = {}
         self.test_examples: tuple[torch.Tensor, torch.Tensor] | None = None
-        self._inference_seconds = 0.0
+        self._inference_seconds = self._inference_cpu_seconds = 0.0
         #: (K, seed) of the per-instance solvers' test instances (set by whoever runs the test:
         #: training, the scorer); the test summary then gains the K-instance section. None: none.
         self.instance_choice: tuple[int, int | None] | None = None
@@ -251,7 +251,7 @@ class OperatorTask(L.LightningModule):
     def on_test_epoch_start(self) -> None:
         self.test_metrics = MetricAccumulator(domain_area=self.spec.domain_area)
         self.test_onestep = MetricAccumulator(domain_area=self.spec.domain_area) if self.spec.kind == "rollout" else None
-        self._inference_seconds, self._n_test = 0.0, 0
+        self._inference_seconds, self._inference_cpu_seconds, self._n_test = 0.0, 0.0, 0
         self._test_indices: list[int] | None = []   # test-split index of each scored sample, in arrival order
 
     def test_step(self, batch, batch_idx):
@@ -259,11 +259,13 @@ class OperatorTask(L.LightningModule):
         cond = self.make_cond(batch)
         if x.is_cuda:
             torch.cuda.synchronize()
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         pred = self.decode(self.rollout(x, y.shape[1], cond), x)
         if x.is_cuda:
             torch.cuda.synchronize()
         self._inference_seconds += time.perf_counter() - start
+        # process CPU time too: the numerical solver's cost curve is timed so (evaluation/solver_cost.py)
+        self._inference_cpu_seconds += time.process_time() - cpu_start
         self._n_test += x.shape[0]
         if batch_idx == 0:
             # A couple of test samples kept for the figures in the run directory.
@@ -285,7 +287,8 @@ class OperatorTask(L.LightningModule):
         self.test_metrics = gather_accumulator(self.test_metrics)
         if self.test_onestep is not None:
             self.test_onestep = gather_accumulator(self.test_onestep)
-        self._inference_seconds, self._n_test = sum_over_processes(self._inference_seconds, self._n_test)
+        self._inference_seconds, self._inference_cpu_seconds, self._n_test = sum_over_processes(
+            self._inference_seconds, self._inference_cpu_seconds, self._n_test)
         self._n_test = int(self._n_test)
         channels = self.spec.target_channels
         offset = self.spec.first_target_frame
@@ -293,6 +296,7 @@ class OperatorTask(L.LightningModule):
         if self.test_onestep is not None:
             summary["one_step"] = self.test_onestep.summary(channels, offset)
         summary["inference_seconds_per_sample"] = self._inference_seconds / max(self._n_test, 1)
+        summary["inference_cpu_seconds_per_sample"] = self._inference_cpu_seconds / max(self._n_test, 1)
         summary["n_test_samples"] = self._n_test
         if self.instance_choice is not None:
             section = self._instance_section()

@@ -52,6 +52,13 @@ def ood_shift(rows: Sequence[Mapping[str, Any]]) -> str | None:
     return next((r["ood_shift"] for r in rows if r.get("ood_shift")), None)
 
 
+def fmt_speedup(value: tuple[float, bool] | None) -> str:
+    """A speed-up over the numerical solver: "12x", ">= 12x" for a lower bound, N/A."""
+    if value is None:
+        return NA
+    return f"{'' if value[1] else '>= '}{fmt(value[0])}x"
+
+
 def fmt_ci(ci: Sequence[float] | None) -> str:
     """A confidence interval as [lo, hi]; N/A without per-sample values."""
     return NA if ci is None else f"[{fmt(ci[0])}, {fmt(ci[1])}]"

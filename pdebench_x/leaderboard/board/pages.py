@@ -18,7 +18,7 @@ from markupsafe import Markup
 from pdebench_x.leaderboard.board import formatting, plots
 from pdebench_x.leaderboard.board.tables import METRIC_COLUMNS, make_rows, same_k_tables, summary_rows
 from pdebench_x.leaderboard.statistics import ALPHA, CONVERGENCE_RULE
-from pdebench_x.leaderboard.store import load_board, load_error_floors
+from pdebench_x.leaderboard.store import load_board, load_error_floors, load_solver_costs
 
 
 def same_k_table_id(name: str, index: int) -> str:
@@ -41,7 +41,7 @@ def environment() -> Environment:
     env.globals.update(
         {name: getattr(formatting, name) for name in (
             "NA", "EQUATION_MARK", "UNVERIFIED", "UNVERIFIED_TITLE", "NOT_CONVERGED", "NOT_CONVERGED_TITLE",
-            "BELOW_FLOOR", "BELOW_FLOOR_TITLE", "SAME_K_NOTE", "SAME_K_HEADS", "fmt", "fmt_pm", "fmt_ci", "ood_ratio", "ood_shift",
+            "BELOW_FLOOR", "BELOW_FLOOR_TITLE", "SAME_K_NOTE", "SAME_K_HEADS", "fmt", "fmt_pm", "fmt_ci", "fmt_speedup", "ood_ratio", "ood_shift",
             "fmt_int", "fmt_seconds", "fmt_ms", "rank_label", "safe_url", "zero_shot_header", "same_k_caption",
             "same_k_cells", "same_k_note")},
         METRIC_COLUMNS=METRIC_COLUMNS, CONVERGENCE_RULE=CONVERGENCE_RULE, ALPHA=ALPHA, same_k_table_id=same_k_table_id, zip=zip)
@@ -77,23 +77,27 @@ def render_markdown(tables: Mapping[str, list[dict[str, Any]]],
 
 def render_html(tables: Mapping[str, list[dict[str, Any]]],
                 same_k: Mapping[str, list[dict[str, Any]]] | None = None,
-                error_floors: Mapping[str, Mapping[str, Any]] | None = None) -> str:
+                error_floors: Mapping[str, Mapping[str, Any]] | None = None,
+                solver_costs: Mapping[str, Mapping[str, Any]] | None = None) -> str:
     context = _context(tables, same_k, error_floors)
     names = sorted({r["solver"].lower(): r["solver"] for rows in tables.values() for r in rows})
     colors = {n: plots.PALETTE[i % len(plots.PALETTE)] for i, n in enumerate(names)}
     for section in context["sections"]:
         if section["rows"]:
-            section["plots"] = [Markup(svg) for svg in plots.dataset_plots(section["name"], section["rows"], colors)]
+            section["plots"] = [Markup(svg) for svg in plots.dataset_plots(
+                section["name"], section["rows"], colors, (solver_costs or {}).get(section["name"]))]
             section["rollout"] = plots.shows_rollout(section["rows"])
     return environment().get_template("index.html.j2").render(context, css=_static("board.css"),
                                                               js=_static("board.js"))
 
 
-def render(records: Sequence[Mapping[str, Any]],
-           error_floors: Mapping[str, Mapping[str, Any]] | None = None) -> tuple[str, str]:
-    """(README.md, index.html) of a board holding ``records`` (and its datasets' error floors)."""
-    tables, same_k = make_rows(records, error_floors), same_k_tables(records)
-    return render_markdown(tables, same_k, error_floors), render_html(tables, same_k, error_floors)
+def render(records: Sequence[Mapping[str, Any]], error_floors: Mapping[str, Mapping[str, Any]] | None = None,
+           solver_costs: Mapping[str, Mapping[str, Any]] | None = None) -> tuple[str, str]:
+    """(README.md, index.html) of a board holding ``records`` (and its datasets' error floors and
+    numerical solvers' cost curves)."""
+    tables, same_k = make_rows(records, error_floors, solver_costs), same_k_tables(records)
+    return (render_markdown(tables, same_k, error_floors),
+            render_html(tables, same_k, error_floors, solver_costs))
 
 
 def build(board_dir: str | Path) -> tuple[Path, Path]:
@@ -104,7 +108,7 @@ def build(board_dir: str | Path) -> tuple[Path, Path]:
     board_dir = Path(board_dir)
     records = [rec for _, rec in load_board(board_dir)]
     readme, page = board_dir / "README.md", board_dir / "index.html"
-    md, doc = render(records, load_error_floors(board_dir))
+    md, doc = render(records, load_error_floors(board_dir), load_solver_costs(board_dir))
     readme.write_text(md)
     page.write_text(doc)
     return readme, page

@@ -36,8 +36,10 @@ def shows_rollout(rows: Sequence[Mapping[str, Any]]) -> bool:
     return any(len(r["steps"]) > 1 for r in rows)
 
 
-def dataset_plots(name: str, rows: Sequence[Mapping[str, Any]], colors: Mapping[str, str]) -> list[str]:
-    """The SVG plots of one dataset's ranked rows; ``colors``: lower-case solver name -> colour."""
+def dataset_plots(name: str, rows: Sequence[Mapping[str, Any]], colors: Mapping[str, str],
+                  solver_cost: Mapping[str, Any] | None = None) -> list[str]:
+    """The SVG plots of one dataset's ranked rows; ``colors``: lower-case solver name -> colour;
+    ``solver_cost``: the numerical solver's accuracy-cost curve, for the error-vs-cost plot."""
     def series(xkey):
         return [{"name": r["solver"], "color": colors[r["solver"].lower()],
                  "points": [(r[xkey], r["mean"], r["std"])]} for r in rows]
@@ -46,6 +48,8 @@ def dataset_plots(name: str, rows: Sequence[Mapping[str, Any]], colors: Mapping[
                       plot_id=f"plot-params-{name}"),
              svg_plot(series("train_seconds"), "nRMSE vs training cost", "training seconds", "nRMSE",
                       logx=True, logy=True, plot_id=f"plot-cost-{name}")]
+    if solver_cost:
+        plots.append(cost_plot(name, rows, colors, solver_cost))
     curves = [{"name": r["solver"], "color": colors[r["solver"].lower()], "points": mean_curve(r["curves"])}
               for r in rows if r.get("curves")]
     if curves:
@@ -57,6 +61,20 @@ def dataset_plots(name: str, rows: Sequence[Mapping[str, Any]], colors: Mapping[
                                for r in rows], "rollout nRMSE vs step", "frame", "nRMSE", logy=True, lines=True,
                               plot_id=f"plot-rollout-{name}"))
     return plots
+
+
+def cost_plot(name: str, rows: Sequence[Mapping[str, Any]], colors: Mapping[str, str],
+              solver_cost: Mapping[str, Any]) -> str:
+    """nRMSE against process CPU seconds per sample: the numerical solver on its coarser grids (a
+    line) and each learned solver's inference (a point), timed the same way."""
+    coarse = sorted((p for p in solver_cost["points"] if p["factor"] > 1 and p["nrmse"] > 0),
+                    key=lambda p: p["cpu_seconds_per_sample"])
+    series = [{"name": "numerical solver (coarser grids)", "color": "#000000", "lines": True,
+               "points": [(p["cpu_seconds_per_sample"], p["nrmse"], 0.0) for p in coarse]}]
+    series += [{"name": r["solver"], "color": colors[r["solver"].lower()],
+                "points": [(r["inference_cpu"], r["mean"], r["std"])]} for r in rows if r.get("inference_cpu")]
+    return svg_plot(series, "nRMSE vs CPU time per sample: models and the solver", "CPU seconds per sample",
+                    "nRMSE", logx=True, logy=True, plot_id=f"plot-solver-{name}")
 
 
 def mean_curve(curves: Sequence[tuple[Any, Sequence[float]]]) -> list[tuple[int, float, float]]:
@@ -73,7 +91,8 @@ def mean_curve(curves: Sequence[tuple[Any, Sequence[float]]]) -> list[tuple[int,
 
 def svg_plot(series: Sequence[Mapping[str, Any]], title: str, xlabel: str, ylabel: str, *, plot_id: str,
              logx: bool = False, logy: bool = False, lines: bool = False) -> str:
-    """A small chart ``<svg id=plot_id>``: each series {name, color, points: [(x, y, yerr)]}; error bars = ±yerr.
+    """A small chart ``<svg id=plot_id>``: each series {name, color, points: [(x, y, yerr)], lines (optional:
+    this series' own ``lines``)}; error bars = ±yerr.
 
     Points without a value, or not positive on a log axis, are left out ("no data" if none is left).
     """
@@ -96,10 +115,10 @@ def svg_plot(series: Sequence[Mapping[str, Any]], title: str, xlabel: str, ylabe
             for s, points in zip(series, kept):
                 if points:
                     x, y, e = zip(*points)
-                    ax.errorbar(x, y, yerr=e, fmt="o-" if lines else "o", color=s["color"], ms=MARKER_SIZE,
+                    ax.errorbar(x, y, yerr=e, fmt="o-" if s.get("lines", lines) else "o", color=s["color"], ms=MARKER_SIZE,
                                 lw=1.5, elinewidth=1, clip_on=False)  # a point on a decade line stays whole
-            style = "-" if lines else "none"
-            handles = [Line2D([], [], marker="o", linestyle=style, color=s["color"], ms=MARKER_SIZE) for s in series]
+            handles = [Line2D([], [], marker="o", linestyle="-" if s.get("lines", lines) else "none", color=s["color"],
+                              ms=MARKER_SIZE) for s in series]
             fig.legend(handles, [s["name"] for s in series], loc="outside right upper", frameon=False,
                        handlelength=1.2)
             # log axes from one power of ten to another, labelled at the powers only (labels in

@@ -11,6 +11,7 @@ from typing import Any, Iterable, Mapping
 
 from pdebench_x.evaluation.metrics import PRIMARY_METRIC
 from pdebench_x.leaderboard.checks import ARTIFACT_HASHES
+from pdebench_x.leaderboard.costs import break_even, speedup
 from pdebench_x.leaderboard.statistics import (ALPHA, bootstrap_interval, holm, monitored_curve, not_converged_seeds,
                                                paired_p_value, sample_matrix)
 
@@ -34,11 +35,13 @@ def on_full_split(rec: Mapping[str, Any]) -> bool:
     return rec.get("status", "ok") == "ok" and rec["source"] != "run"
 
 
-def make_rows(records: Iterable[Mapping[str, Any]],
-              error_floors: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, list[dict[str, Any]]]:
+def make_rows(records: Iterable[Mapping[str, Any]], error_floors: Mapping[str, Mapping[str, Any]] | None = None,
+              solver_costs: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, list[dict[str, Any]]]:
     """dataset name -> rows (one per record scored on the full test split), ranked; a row whose mean
-    nRMSE is below its dataset's error floor is marked ``below_floor``."""
+    nRMSE is below its dataset's error floor is marked ``below_floor``; where the dataset has the
+    numerical solver's cost curve, each row's speed-up over it at equal accuracy and break-even count."""
     floors = {name: f["nrmse"] for name, f in (error_floors or {}).items()}
+    solver_costs = solver_costs or {}
     by_dataset: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for rec in records:
         if not on_full_split(rec):
@@ -64,6 +67,7 @@ def make_rows(records: Iterable[Mapping[str, Any]],
             "ood": _stat(rec["ood"]["aggregate"], PRIMARY_METRIC) if rec.get("ood") else None,
             "ood_shift": rec["ood"]["shift"] if rec.get("ood") else None,
             "zero_shot_resolution": zs["resolution"] if zs else None,
+            **_against_the_solver(rec, mean, solver_costs.get(rec["dataset"]["name"])),
             "n_parameters": rec.get("n_parameters"), "train_seconds": rec.get("train_seconds"),
             "inference_seconds_per_sample": rec.get("inference_seconds_per_sample"),
             "n_seeds": len(rec["seeds"]),
@@ -71,6 +75,21 @@ def make_rows(records: Iterable[Mapping[str, Any]],
             "per_step": [(s.get("mean"), s.get("std")) for s in agg.get("per_step", {}).get(PRIMARY_METRIC, [])],
         })
     return {name: rank_rows(rows) for name, rows in sorted(by_dataset.items())}
+
+
+def _against_the_solver(rec: Mapping[str, Any], mean: float | None,
+                        curve: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The row's inference CPU time, speed-up over the numerical solver at equal accuracy and
+    break-even count (None without the dataset's curve or the record's CPU times)."""
+    cpu = rec.get("inference_cpu_seconds_per_sample")
+    budgets = [s.get("budget") or {} for s in rec["seeds"]]
+    train_cpu = (sum(b["cpu_seconds"] for b in budgets) / len(budgets)
+                 if budgets and all(b.get("cpu_seconds") is not None for b in budgets) else None)
+    n_train = (((rec["seeds"][0].get("training_dataset") or {}).get("sizes") or {}).get("train")
+               if rec["seeds"] else None)
+    return {"inference_cpu": cpu,
+            "speedup": speedup(curve, mean, cpu) if curve else None,
+            "break_even": break_even(curve, mean, cpu, train_cpu, n_train) if curve else None}
 
 
 def rank_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -157,6 +157,7 @@ def score_checkpoint_seed(checkpoint: Path, run: Mapping[str, Any] | None, fp: M
         "budget": run.get("budget"),
         "learning_curve": run.get("learning_curve"),
         "inference_seconds_per_sample": summary.get("inference_seconds_per_sample"),
+        "inference_cpu_seconds_per_sample": summary.get("inference_cpu_seconds_per_sample"),
         "checkpoint": str(checkpoint),
         "checkpoint_sha256": sha256_file(checkpoint),
         "wandb_run": wandb_run_path(run_dir, run),

@@ -121,6 +121,7 @@ def build_record(entries: list[dict[str, Any]], fp: Mapping[str, Any], solver: M
         "n_parameters": next(iter(n_params)),
         "train_seconds": mean_of("train_seconds"),
         "inference_seconds_per_sample": mean_of("inference_seconds_per_sample"),
+        "inference_cpu_seconds_per_sample": mean_of("inference_cpu_seconds_per_sample"),
         **provenance(training=entries[0].get("training_environment")),
     }
     return validate_record(record, f"the record of {solver.get('name')} on {fp['dataset']}")
