@@ -890,7 +890,7 @@ def test_out_of_distribution_track_is_scored_checked_and_shown(env, tmp_path):
     re-score agrees, and the board shows the OOD column and the ratio to the in-distribution error."""
     from pdebench_x.leaderboard.scoring import verify_record
     board = env.fresh_board(tmp_path / "board")
-    ood = fpm.make_ood_fingerprint(env.data_cfg, env.data, progress=False)
+    ood = fpm.make_track_fingerprint(env.data_cfg, env.data, "ood", progress=False)
     assert ood["track"]["of"] == env.fp["dataset"] and ood["dataset"] != env.fp["dataset"]
     assert ood["plan"]["generator"]["tau"] == 5.0 and ood["plan"]["generator"]["a_pos"] == 16.0
     fpm.write_track(ood, store.fingerprints_dir(board))
@@ -912,12 +912,45 @@ def test_out_of_distribution_track_is_scored_checked_and_shown(env, tmp_path):
     assert fmt(ratio) in md and 'data-key="ood_ratio"' in page
 
 
+def test_long_horizon_track_rolls_a_model_far_past_its_horizon(tmp_path):
+    """An (untrained) FNO on the tiny NS set, rolled out on the long-horizon split of the small
+    preset (200 steps instead of the trained 5): scored frame by frame, never dropped."""
+    from pdebench_x.leaderboard.scoring.checkpoints import long_horizon_seed
+    from pdebench_x.training.run import build_datamodule, build_task
+    cfg = compose_cfg(NS_TINY + TRAIN, tmp_path / "data")
+    dm = build_datamodule(cfg)
+    dm.prepare_data()
+    dm.setup()
+    task = build_task(cfg, dm).eval()
+    long = fpm.make_track_fingerprint(cfg.data, tmp_path / "data", "long", progress=False)
+    assert long["plan"]["generator"]["n_steps"] == 200 and long["track"]["of"] == plan_name(cfg)
+    scores = long_horizon_seed(task, long, tmp_path / "data")
+    first = int(cfg.data.problem.first_frame or 0) + int(cfg.data.problem.history)
+    assert scores["times"] == pytest.approx([float(t) for t in range(first, 201)])
+    assert len(scores["nrmse_vs_time"]) == len(scores["times"]) and scores["fingerprint"] == long["id"]
+    horizon = 200.0 - (first - 1)
+    assert 0 <= scores["valid_time"] <= horizon and 0 <= scores["correlation_time"] <= horizon
+    assert set(scores["conserved_last_frame"]) == {"mean_vorticity", "enstrophy"}
+    assert scores["blown_up"] + scores["never_failed"] <= 3
+    # the board: the record's long-horizon section, as columns and a note above the table
+    record = json.loads((REPO / "leaderboard" / "submissions" / "ns_small__fno.json").read_text())
+    record["long_horizon"] = {"shift": long["track"]["shift"], "valid_time": {"mean": 12.5},
+                              "correlation_time": {"mean": 30.25}}
+    md = render_markdown(make_rows([record]))
+    assert "Long horizon: the test trajectories run to t = 200" in md and "| 12.5 | 30.25 |" in md
+
+
+def plan_name(cfg) -> str:
+    from pdebench_x.data.build import plan_from_config
+    return plan_from_config(cfg.data, cfg.paths.data_dir).name
+
+
 def _without_v2_fields(rec):
     """``rec`` as a version-1.1 scorer wrote it: no per-sample values, budget, learning curve or OOD scores."""
-    rec.pop("ood", None)
-    rec.pop("inference_cpu_seconds_per_sample", None)
+    for key in ("ood", "long_horizon", "inference_cpu_seconds_per_sample"):
+        rec.pop(key, None)
     for seed in rec["seeds"]:
-        for key in ("budget", "learning_curve", "ood", "inference_cpu_seconds_per_sample"):
+        for key in ("budget", "learning_curve", "ood", "long_horizon", "inference_cpu_seconds_per_sample"):
             seed.pop(key, None)
         for block in (seed["metrics"], (seed.get("instances") or {}).get("metrics") or {}):
             for section in block.values():

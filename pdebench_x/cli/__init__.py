@@ -8,7 +8,7 @@
     pdebench-x board build | validate | add <record.json> [--verify]
     pdebench-x board check <record.json> [<record.json> ...]      # a pull request's checks, run locally
     pdebench-x fingerprint data=ns [data.preset=benchmark] [data.sizes.test=50] [--samples N] [--overwrite]
-    pdebench-x fingerprint data=swe --track ood                   # the out-of-distribution split
+    pdebench-x fingerprint data=swe --track ood|long              # the out-of-distribution / long-horizon split
     pdebench-x error-floor data=swe [data.preset=small] [--samples 4] [--factor 2] [--overwrite]
     pdebench-x solver-cost data=ns [data.preset=small] [--samples 4] [--factors 2 4 8] [--overwrite]
 
@@ -72,7 +72,8 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--overwrite", action="store_true", help="replace a shipped fingerprint (generator changed)")
     f.add_argument("--samples", type=int, help="a partial fingerprint of the first N test samples (presets too "
                                                 "expensive to generate whole here)")
-    f.add_argument("--track", choices=["ood"], help="fingerprint the preset's out-of-distribution test split instead")
+    f.add_argument("--track", choices=["ood", "long"], help="fingerprint the preset's out-of-distribution (ood) or "
+                                                          "long-horizon (long) test split instead")
     common(f)
     f.set_defaults(func=cmd_fingerprint)
 

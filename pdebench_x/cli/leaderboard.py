@@ -172,10 +172,10 @@ def cmd_fingerprint(args) -> int:
     cfg = compose_data(args.overrides)
     data = OmegaConf.to_container(cfg.data, resolve=True)
     directory = store.fingerprints_dir(_board(args))
-    if args.track == "ood":
-        fp = fingerprint.make_ood_fingerprint(data, _data_root(args), progress=True)
+    if args.track:
+        fp = fingerprint.make_track_fingerprint(data, _data_root(args), args.track, progress=True)
         path = fingerprint.write_track(fp, directory, overwrite=args.overwrite)
-        print(f"out-of-distribution split of {fp['track']['of']} ({fp['track']['shift']}) fingerprinted as "
+        print(f"{args.track} split of {fp['track']['of']} ({fp['track']['shift']}) fingerprinted as "
               f"{fp['dataset']}: {path} (id {fp['id'][:12]})")
         return 0
     fp = fingerprint.make_fingerprint(data, _data_root(args), progress=True, samples=args.samples)

@@ -16,7 +16,7 @@ MIN_SEEDS = 3
 #: Fields a version-1 record cannot have (added in 1.1).
 V1_1_FIELDS = ("status", "reason", "instances")
 #: Fields of a seed (and of its metric sections) that only a version-2 record has.
-V2_SEED_FIELDS = ("budget", "learning_curve", "ood", "inference_cpu_seconds_per_sample")
+V2_SEED_FIELDS = ("budget", "learning_curve", "ood", "long_horizon", "inference_cpu_seconds_per_sample")
 #: The splits beyond the official test split whose aggregates are checked against their seeds.
 TRANSFER_SPLITS = ("zero_shot", "ood")
 V2_SECTION_FIELDS = ("per_sample",)
@@ -89,7 +89,7 @@ def status_errors(record: dict[str, Any]) -> list[str]:
         if used:
             errors.append(f"$: field(s) {used} need schema_version '1.1' (this record says '1')")
     if record.get("schema_version") in ("1", "1.1"):
-        used = [k for k in ("ood", "inference_cpu_seconds_per_sample") if record.get(k) is not None]
+        used = [k for k in ("ood", "long_horizon", "inference_cpu_seconds_per_sample") if record.get(k) is not None]
         used += [f"seeds[{i}].{k}" for i, s in enumerate(seeds) if isinstance(s, dict) for k in V2_SEED_FIELDS if k in s]
         used += [f"seeds[{i}].metrics.{name}.{k}" for i, s in enumerate(seeds) if isinstance(s, dict)
                  for name, section in (s.get("metrics") or {}).items() if isinstance(section, dict)
@@ -383,4 +383,18 @@ def consistency_errors(record: dict[str, Any]) -> list[str]:
     errors += identical_seed_errors(seeds)
     if seeds:
         errors += _aggregate_errors("$.aggregate", record["aggregate"], [primary_section(s["metrics"]) for s in seeds])
+    errors += _long_horizon_errors(record, seeds)
     return errors + [e for split in TRANSFER_SPLITS for e in _transfer_errors(record, seeds, split)]
+
+
+def _long_horizon_errors(record: dict[str, Any], seeds: list[dict[str, Any]]) -> list[str]:
+    """The long-horizon section's valid and correlation times are those of its seeds."""
+    block = record.get("long_horizon")
+    if not isinstance(block, dict):
+        return []
+    if not all(isinstance(s.get("long_horizon"), dict) for s in seeds):
+        return ["$.long_horizon: a long-horizon section, but some seeds have no long-horizon scores"]
+    errors = []
+    for key in ("valid_time", "correlation_time"):
+        errors += _stat_errors(f"$.long_horizon.{key}", block[key], [s["long_horizon"][key] for s in seeds])
+    return errors

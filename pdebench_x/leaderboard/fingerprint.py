@@ -305,22 +305,32 @@ def _split_entry(plan: DatasetPlan, problem, measure_samples: int, progress: boo
     return content
 
 
-def make_ood_fingerprint(data_cfg: Mapping[str, Any], root: str | Path, progress: bool = True) -> dict[str, Any]:
-    """The fingerprint of a preset's out-of-distribution test split: the family's ``ood`` generator
-    overrides applied to the preset (physical parameters outside the trained range), its test
-    split generated under ``root`` and fingerprinted like an official one, plus ``track`` =
-    {kind, of (the in-distribution dataset), overrides, shift (what they change)}."""
+#: The extra test splits of a preset, each fingerprinted on its own in <fingerprints>/<track>/:
+#: ``ood`` (physical parameters outside the trained range), ``long`` (far past the trained horizon).
+TRACKS = ("ood", "long")
+
+
+def make_track_fingerprint(data_cfg: Mapping[str, Any], root: str | Path, track: str,
+                           progress: bool = True) -> dict[str, Any]:
+    """The fingerprint of a preset's ``track`` test split: the family's generator overrides for it
+    (``ood`` or ``long_horizon`` of pdebench_x/pdes/<family>.py) applied to the preset, its test split
+    generated under ``root`` and fingerprinted like an official one, plus ``track`` = {kind, of
+    (the official dataset), overrides, shift (what they change)}."""
     from pdebench_x.data.build import plan_from_config
+    if track not in TRACKS:
+        raise ValueError(f"track={track!r}: choose one of {TRACKS}")
     cfg = to_plain(data_cfg)
     base = plan_from_config(cfg, root)
-    shift = get_family(base.family).ood.get(base.preset)
-    if shift is None:
-        raise ValueError(f"{base.name}: no out-of-distribution split is defined for preset {base.preset!r} (the "
-                         f"{base.family} family's `ood` in pdebench_x/pdes/ covers {sorted(get_family(base.family).ood)})")
-    overrides, text = shift
+    family = get_family(base.family)
+    table = family.ood if track == "ood" else family.long_horizon
+    if base.preset not in table:
+        raise ValueError(f"{base.name}: no {track} split is defined for preset {base.preset!r} (the {base.family} "
+                         f"family's `{'ood' if track == 'ood' else 'long_horizon'}` in pdebench_x/pdes/ covers "
+                         f"{sorted(table)})")
+    overrides, text = table[base.preset]
     shifted = {**cfg, "generator": {**(cfg.get("generator") or {}), **overrides}}
     fp = make_fingerprint(shifted, root, zero_shot=False, progress=progress)
-    fp["track"] = {"kind": "ood", "of": base.name, "overrides": dict(overrides), "shift": text}
+    fp["track"] = {"kind": track, "of": base.name, "overrides": dict(overrides), "shift": text}
     fp["id"] = content_id(fp)
     return fp
 

@@ -12,7 +12,8 @@ A family (``pdes/<name>.py``, a module-level ``FAMILY``) states
   raises :class:`~pdebench_x.core.errors.NotApplicableError` with the family's reason;
 - its fixed spatial domain where the grid does not give it (``domain``);
 - the zero-shot resolution split of each preset (``zero_shot``: generator overrides);
-- the out-of-distribution split of each preset (``ood``: generator overrides and what they shift).
+- the out-of-distribution split of each preset (``ood``: generator overrides and what they shift);
+- the long-horizon split of each preset (``long_horizon``) and the conserved quantities (``conserved``).
 
 Adding a family: its numerical solver (``pdebench_x.numerics``), its generator, this file, its
 data yaml and data card. Nothing else in the suite names a family.
@@ -156,8 +157,16 @@ class PDEFamily:
     #: preset -> (generator overrides, what they shift) of the out-of-distribution test split: the
     #: same problem with physical parameters outside the range the preset trains on
     ood: Mapping[str, tuple[Mapping[str, Any], str]] = {}
+    #: preset -> (generator overrides, what they change) of the long-horizon test split: the same
+    #: test problems run far past the horizon the preset trains on
+    long_horizon: Mapping[str, tuple[Mapping[str, Any], str]] = {}
     #: why a Lagrangian (transport) formulation does not exist, if it does not
     no_lagrangian = ""
+
+    def conserved(self, fields: Any, channels: list[str]) -> dict[str, Any]:
+        """The quantities the equations conserve (or keep statistically steady), each [N, T], from
+        fields [N, T, C, X, Y] with channel names ``channels``; none by default."""
+        return {}
 
     def equation(self, s: Mapping[str, float], c: Coefficient) -> list[str]:
         """The governing equation(s) in prefix notation; ``s`` the resolved scalars, ``c(name)``

@@ -161,6 +161,14 @@ class NavierStokes(PDEFamily):
                        "viscosity below the trained range (5e-5-1e-4 vs 1e-4-1e-3), forcing above it "
                        "(0.15-0.2 vs 0.05-0.15)")}
 
+    long_horizon = {"small": ({"n_steps": 200}, "the test trajectories run to t = 200, 10x the trained t = 20")}
+
+    def conserved(self, fields, channels):
+        """The forced flow is statistically steady: its mean vorticity (0: the forcing has none)
+        and enstrophy (half the mean squared vorticity) should hold their level."""
+        w = fields[:, :, channels.index("vorticity")]
+        return {"mean_vorticity": w.mean(dim=(-2, -1)), "enstrophy": 0.5 * w.square().mean(dim=(-2, -1))}
+
     def equation(self, s, c):
         phase = ["mul", "mul", "2", "pi", "add", "x", "y"]  # 2 pi (x + y)
         return (["eq", "add", "dt", "w", "dot", "vel", "grad", "w",

@@ -52,6 +52,11 @@ def ood_shift(rows: Sequence[Mapping[str, Any]]) -> str | None:
     return next((r["ood_shift"] for r in rows if r.get("ood_shift")), None)
 
 
+def long_shift(rows: Sequence[Mapping[str, Any]]) -> str | None:
+    """How far a dataset's long-horizon split runs (from its rows' records), if it has one."""
+    return next((r["long_shift"] for r in rows if r.get("long_shift")), None)
+
+
 def fmt_speedup(value: tuple[float, bool] | None) -> str:
     """A speed-up over the numerical solver: "12x", ">= 12x" for a lower bound, N/A."""
     if value is None:

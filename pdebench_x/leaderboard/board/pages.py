@@ -17,6 +17,7 @@ from markupsafe import Markup
 
 from pdebench_x.leaderboard.board import formatting, plots
 from pdebench_x.leaderboard.board.tables import METRIC_COLUMNS, make_rows, same_k_tables, summary_rows
+from pdebench_x.evaluation.long_horizon import MIN_CORRELATION, VALID_NRMSE
 from pdebench_x.leaderboard.statistics import ALPHA, CONVERGENCE_RULE
 from pdebench_x.leaderboard.store import load_board, load_error_floors, load_solver_costs
 
@@ -41,10 +42,11 @@ def environment() -> Environment:
     env.globals.update(
         {name: getattr(formatting, name) for name in (
             "NA", "EQUATION_MARK", "UNVERIFIED", "UNVERIFIED_TITLE", "NOT_CONVERGED", "NOT_CONVERGED_TITLE",
-            "BELOW_FLOOR", "BELOW_FLOOR_TITLE", "SAME_K_NOTE", "SAME_K_HEADS", "fmt", "fmt_pm", "fmt_ci", "fmt_speedup", "ood_ratio", "ood_shift",
+            "BELOW_FLOOR", "BELOW_FLOOR_TITLE", "SAME_K_NOTE", "SAME_K_HEADS", "fmt", "fmt_pm", "fmt_ci", "fmt_speedup", "ood_ratio", "ood_shift", "long_shift",
             "fmt_int", "fmt_seconds", "fmt_ms", "rank_label", "safe_url", "zero_shot_header", "same_k_caption",
             "same_k_cells", "same_k_note")},
-        METRIC_COLUMNS=METRIC_COLUMNS, CONVERGENCE_RULE=CONVERGENCE_RULE, ALPHA=ALPHA, same_k_table_id=same_k_table_id, zip=zip)
+        METRIC_COLUMNS=METRIC_COLUMNS, CONVERGENCE_RULE=CONVERGENCE_RULE, ALPHA=ALPHA,
+        VALID_NRMSE=VALID_NRMSE, MIN_CORRELATION=MIN_CORRELATION, same_k_table_id=same_k_table_id, zip=zip)
     return env
 
 

@@ -113,6 +113,39 @@ def score_task(task, fp: Mapping[str, Any], data_root: str | Path, split: str = 
     return dict(task.test_summary)
 
 
+def long_horizon_seed(task, fp: Mapping[str, Any], data_root: str | Path, batch_size: int = 8) -> dict[str, Any]:
+    """A loaded task rolled out over a long-horizon split (its own fingerprint) from the same context
+    frames, scored by :func:`pdebench_x.evaluation.long_horizon.long_horizon_scores`."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    from pdebench_x.data.datamodule import WindowDataset
+    from pdebench_x.data.formats import open_source
+    from pdebench_x.evaluation.long_horizon import long_horizon_scores
+    from pdebench_x.pdes import get_family
+
+    _check_compatible(task, fp)
+    source = open_source(official_split(fp, data_root, "test"), "well")
+    problem = fp["problem"]
+    loader = DataLoader(WindowDataset(source, problem, train=False), batch_size=batch_size, shuffle=False)
+    device = next(task.parameters()).device
+    preds, truths = [], []
+    with torch.no_grad():
+        for batch in loader:
+            x, y = batch["x"].to(device), batch["y"]
+            cond = task.make_cond({k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()})
+            preds.append(task.decode(task.rollout(x, y.shape[1], cond), x).cpu())
+            truths.append(y)
+    pred, truth = torch.cat(preds), torch.cat(truths)
+    first = int(problem.get("first_frame") or 0) + int(problem["history"])
+    times = [float(t) for t in source.info.times[first: first + truth.shape[1]]]
+    channels = list(fp["test"]["target_channels"])
+    family = get_family(fp["family"])
+    scores = long_horizon_scores(pred, truth, times, float(source.info.times[first - 1]),
+                                 conserved=lambda f: family.conserved(f, channels))
+    return {"fingerprint": fp["id"], **scores}
+
+
 def _metrics_only(summary: Mapping[str, Any]) -> dict[str, Any]:
     return {k: summary[k] for k in METRIC_SECTIONS if k in summary}
 
@@ -121,7 +154,8 @@ def score_checkpoint_seed(checkpoint: Path, run: Mapping[str, Any] | None, fp: M
                           data_root: str | Path, zero_shot: bool = True, progress: bool = False,
                           run_dir: Path | None = None,
                           instances: tuple[int, int | None] | None = None,
-                          ood: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                          ood: Mapping[str, Any] | None = None,
+                          long: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """One seed's entry: metrics on the official test split (and the zero-shot split, and the
     out-of-distribution split whose fingerprint ``ood`` is given) plus costs.
 
@@ -144,12 +178,14 @@ def score_checkpoint_seed(checkpoint: Path, run: Mapping[str, Any] | None, fp: M
     if ood is not None:
         osum = score_task(task, ood, data_root, "test", progress=progress)
         ood_scores = {"overall": primary_section(osum)["overall"], "n_samples": int(osum["n_test_samples"])}
+    long_scores = long_horizon_seed(task, long, data_root) if long is not None else None
     run = run or {}
     return {
         "seed": int(run.get("seed", (run.get("config") or {}).get("seed", 0))),
         "metrics": _metrics_only(summary),
         "zero_shot": zs,
         "ood": ood_scores,
+        "long_horizon": long_scores,
         "n_parameters": int(task.n_parameters),
         "train_seconds": run.get("train_seconds"),
         "epochs": run.get("epochs"),
@@ -192,15 +228,16 @@ def score_runs(runs: Sequence[str | Path], fingerprints_dir: str | Path, data_ro
         raise ScoringError(f"the runs are of different models {sorted(map(str, models))}; one record is one solver")
     require_seeds(len(resolved))
     ood = load_track(fingerprints_dir, fp["dataset"], "ood")
+    long = load_track(fingerprints_dir, fp["dataset"], "long")
     entries = []
     for ckpt, rec in resolved:
         run_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else None
         log.info("scoring %s on %s", ckpt, fp["dataset"])
-        entries.append(score_checkpoint_seed(ckpt, rec, fp, data_root, zero_shot, progress, run_dir, ood=ood))
+        entries.append(score_checkpoint_seed(ckpt, rec, fp, data_root, zero_shot, progress, run_dir, ood=ood, long=long))
     first = next((rec for _, rec in resolved if rec), {}) or {}
     model = first.get("model") or "model"
     solver = {"name": solver_name or model, "model": model, "kind": "operator",
               "paper": first.get("paper"), "code": first.get("code"), "framework": "pdebench_x"}
     choice = instance_choice(fp, first)
     return build_record(entries, fp, solver, setting or default_setting(fp, [r for _, r in resolved]), "checkpoint",
-                        instances_block(entries, fp, choice), ood=ood)
+                        instances_block(entries, fp, choice), ood=ood, long=long)

@@ -82,9 +82,26 @@ def ood_block(entries: Sequence[Mapping[str, Any]], ood: Mapping[str, Any] | Non
             "aggregate": aggregate(entries, "ood")}
 
 
+def long_horizon_block(entries: Sequence[Mapping[str, Any]], long: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The record's long-horizon section: the split's fingerprint and horizon, and over the seeds the
+    valid and correlation times, the blown-up samples and the error against time."""
+    if long is None or not all(e.get("long_horizon") for e in entries):
+        return None
+    scores = [e["long_horizon"] for e in entries]
+    curves = [s["nrmse_vs_time"] for s in scores]
+    return {"dataset": long["dataset"], "of": long["track"]["of"], "fingerprint": long["id"],
+            "shift": long["track"]["shift"], "times": scores[0]["times"],
+            "valid_time": mean_std([s["valid_time"] for s in scores]),
+            "correlation_time": mean_std([s["correlation_time"] for s in scores]),
+            "blown_up": sum(s["blown_up"] for s in scores),
+            "nrmse_vs_time": [None if any(c[t] is None for c in curves) else math.fsum(c[t] for c in curves) / len(curves)
+                              for t in range(len(curves[0]))]}
+
+
 def build_record(entries: list[dict[str, Any]], fp: Mapping[str, Any], solver: Mapping[str, Any],
                  setting: str, source: str, instances: dict[str, Any] | None = None,
-                 min_seeds: int = MIN_SEEDS, ood: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                 min_seeds: int = MIN_SEEDS, ood: Mapping[str, Any] | None = None,
+                 long: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Assemble and validate a record from >= ``min_seeds`` seed entries (and the K-instance section,
     and the out-of-distribution section when ``ood``, that split's fingerprint, is given)."""
     require_seeds(len(entries), min_seeds)
@@ -118,6 +135,7 @@ def build_record(entries: list[dict[str, Any]], fp: Mapping[str, Any], solver: M
         "aggregate": aggregate(entries),
         "zero_shot": zero_shot,
         "ood": ood_block(entries, ood),
+        "long_horizon": long_horizon_block(entries, long),
         "n_parameters": next(iter(n_params)),
         "train_seconds": mean_of("train_seconds"),
         "inference_seconds_per_sample": mean_of("inference_seconds_per_sample"),

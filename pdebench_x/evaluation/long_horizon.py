@@ -1,0 +1,82 @@
+"""Scores of a rollout run far past the horizon a model was trained on.
+
+Given predictions and truth [N, T, C, X, Y] over the frames after the context (times ``times``,
+the last context frame at ``start``), per sample:
+
+- **error vs time**: nRMSE per frame (mean over channels), and its mean over samples;
+- **valid time**: the time until the nRMSE first exceeds :data:`VALID_NRMSE` (0.5);
+- **correlation time**: the time until the Pearson correlation of prediction and truth (over
+  channels and grid) first falls below :data:`MIN_CORRELATION` (0.8), as APEBench and the
+  weather-forecasting literature measure it;
+- **energy spectrum drift**: per wavenumber shell, the prediction's energy over the truth's at the
+  last frame (1: no drift; mean over samples and channels);
+- **conserved quantities** (the family's, e.g. NS mean vorticity and enstrophy, SWE mass): the
+  prediction's value against the truth's own at the last frame.
+
+A prediction that turns non-finite is never dropped: from that frame on its error is infinite,
+its correlation undefined (counted as below the threshold), and the sample counts as blown up.
+A sample that never fails gets the whole horizon (reported with ``never_failed``).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Mapping, Sequence
+
+import torch
+
+from pdebench_x.evaluation.metrics import _shell_energy
+
+VALID_NRMSE = 0.5
+MIN_CORRELATION = 0.8
+
+
+def _first_failure(failed: torch.Tensor) -> torch.Tensor:
+    """[N, T] booleans -> [N] index of the first True frame (T when none)."""
+    n_frames = failed.shape[1]
+    index = torch.arange(n_frames).expand_as(failed)
+    return torch.where(failed, index, torch.full_like(index, n_frames)).min(dim=1).values
+
+
+def _times_until(first: torch.Tensor, times: torch.Tensor, start: float) -> list[float]:
+    """Elapsed time from ``start`` until each sample's first failing frame (the whole horizon if none)."""
+    horizon = float(times[-1]) - start
+    return [horizon if int(k) == len(times) else float(times[int(k)]) - start for k in first]
+
+
+def long_horizon_scores(pred: torch.Tensor, truth: torch.Tensor, times: Sequence[float], start: float,
+                        conserved: Callable[[torch.Tensor], Mapping[str, torch.Tensor]] | None = None
+                        ) -> dict[str, Any]:
+    """The scores of the module docstring, JSON-ready. ``conserved`` maps a [N, T, C, X, Y] field
+    to {name: [N, T]} (the family's conserved quantities)."""
+    pred, truth = pred.double(), truth.double()
+    times_t = torch.as_tensor(list(times), dtype=torch.float64)
+    finite = torch.isfinite(pred).flatten(2).all(dim=2)                       # [N, T]
+    safe = torch.where(torch.isfinite(pred), pred, torch.zeros_like(pred))
+    err = (safe - truth).square().mean(dim=(-2, -1)).sqrt() / (truth.square().mean(dim=(-2, -1)).sqrt() + 1e-12)
+    nrmse = torch.where(finite, err.mean(dim=2), torch.full_like(err[..., 0], math.inf))   # [N, T]
+    p = safe.flatten(2) - safe.flatten(2).mean(dim=2, keepdim=True)
+    q = truth.flatten(2) - truth.flatten(2).mean(dim=2, keepdim=True)
+    corr = (p * q).sum(dim=2) / (p.norm(dim=2) * q.norm(dim=2) + 1e-300)
+    corr = torch.where(finite, corr, torch.full_like(corr, -math.inf))
+    valid_first = _first_failure(~(nrmse <= VALID_NRMSE))
+    corr_first = _first_failure(~(corr >= MIN_CORRELATION))
+    valid, correlated = _times_until(valid_first, times_t, start), _times_until(corr_first, times_t, start)
+    last_pred, last_truth = safe[:, -1], truth[:, -1]
+    e_pred, e_truth = _shell_energy(last_pred).mean(dim=(0, 1)), _shell_energy(last_truth).mean(dim=(0, 1))
+    spectrum = [float(a / b) if b > 0 and bool(finite[:, -1].all()) else None for a, b in zip(e_pred, e_truth)]
+    out = {
+        "times": [float(t) for t in times],
+        "nrmse_vs_time": [None if not math.isfinite(v) else v for v in nrmse.mean(dim=0).tolist()],
+        "valid_time": sum(valid) / len(valid), "valid_time_per_sample": valid,
+        "correlation_time": sum(correlated) / len(correlated), "correlation_time_per_sample": correlated,
+        "never_failed": int((valid_first == len(times)).sum()),
+        "blown_up": int((~finite).any(dim=1).sum()),
+        "spectrum_ratio_last_frame": spectrum,
+        "conserved_last_frame": {},
+    }
+    if conserved is not None:
+        have, want = conserved(safe), conserved(truth)
+        for name in have:
+            a, b = float(have[name][:, -1].mean()), float(want[name][:, -1].mean())
+            out["conserved_last_frame"][name] = {"prediction": a, "truth": b}
+    return out
