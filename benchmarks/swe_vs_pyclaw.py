@@ -5,7 +5,7 @@ sim_radial_dam_break.py): ``ClawSolver2D(riemann.shallow_roe_with_efix_2D)``, MC
 waves, extrapolation boundaries on [-2.5, 2.5]^2, g = 1, h = 2 inside the dam and 1 outside,
 clawpack's defaults otherwise (dimensional splitting, CFL 0.9 desired / 1.0 max), advanced
 frame by frame with ``evolve_to_time``. Ours: the generator at the same settings, once with
-``scheme: rk2`` (the default) and once with ``scheme: hancock``; the same dam breaks (the radii
+``scheme: rk2`` (version 1's default) and once with ``scheme: hancock`` (the default); the same dam breaks (the radii
 the generator draws for the first test seeds). Every code runs single-threaded in this process,
 the three interleaved, best of ``--repeat`` (wall time, and this thread's CPU time, the fairer
 figure on a loaded machine). Printed: seconds a sample and the ratios to PyClaw, the steps each

@@ -678,7 +678,7 @@ def test_shipped_board_is_valid_and_built_from_its_records():
     if not list(store.submissions_dir(shipped).glob("*.json")):
         pytest.skip("no records shipped yet (python benchmarks/make_board.py)")
     records = [r for _, r in store.load_board(shipped)]
-    readme, page = board_mod.render(records, store.load_error_floors(shipped))
+    readme, page = board_mod.render(records, store.load_error_floors(shipped), store.load_solver_costs(shipped))
     assert (shipped / "README.md").read_text() == readme, "run `pdebench-x board build`"
     assert (shipped / "index.html").read_text() == page, "run `pdebench-x board build`"
     for rec in records:  # older records stay valid under the newer schema, unmigrated
