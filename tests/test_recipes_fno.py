@@ -29,7 +29,7 @@ from pdebench_x.data.build import generator_class, plan_from_config
 from pdebench_x.training.common import build_datamodule
 from pdebench_x.training.preflight import SettingError, check_run_settings
 from pdebench_x.training.task import OperatorTask
-from test_recipes_mgno_sinenet import Row, assert_equals_table, kept, lookup, restated, same
+from test_recipes_mgno_sinenet import Row, assert_equals_table, assert_every_setting_has_a_row, kept, lookup, restated, same
 
 FNO_REPO = "github zongyi-li/fourier_neural_operator"
 BURGERS_SCRIPT = "fourier_1d.py @ 6f1d6fe8"
@@ -287,20 +287,7 @@ def test_paper_configuration_equals_its_official_table(experiment):
 
 @pytest.mark.parametrize("experiment", sorted(TABLES))
 def test_every_setting_has_a_row_saying_how_or_why(experiment):
-    rows = TABLES[experiment]
-    cfg = compose_config([f"experiment={experiment}"])
-    model = OmegaConf.to_container(cfg.model, resolve=True)
-    needed = [f"model.net.{k}" for k in model["net"]]
-    needed += [f"model.recipe.{k}" for k, v in model["recipe"].items() if not isinstance(v, dict) or not v]
-    needed += [f"model.recipe.{k}.{j}" for k, v in model["recipe"].items() if isinstance(v, dict) for j in v]
-    needed += ["data.batch_size", "trainer.max_epochs", "data.family", "parameters"]
-    if cfg.data.problem.kind == "rollout":
-        needed += ["data.problem.history", "data.problem.future"]
-    covered = [row.key for row in rows]
-    assert not sorted(set(needed) - set(covered)), sorted(set(needed) - set(covered))
-    assert len(set(covered)) == len(covered), "a key has two rows"
-    for row in rows:
-        assert row.source and (row.ours == row.official if row.kind == "same" else bool(row.note)), row
+    assert_every_setting_has_a_row(experiment, TABLES[experiment])
 
 
 @pytest.mark.parametrize("experiment,width,lifted,spectral,official", [

@@ -25,7 +25,7 @@ from pdebench_x.models.prose import PROSE
 from pdebench_x.pdes.symbolic import PLACEHOLDER, SIGNS
 from pdebench_x.training.preflight import SettingError, check_run_settings
 from pdebench_x.training.task import OperatorTask, WindowNormalizer
-from test_recipes_mgno_sinenet import _equal, assert_equals_table, kept, restated, same
+from test_recipes_mgno_sinenet import assert_equals_table, assert_every_setting_has_a_row, kept, restated, same
 
 PROSE_REPO = "github felix-lyx/prose @ eaf598d"
 LPINN_REPO = "github rmojgani/LPINNs @ 431b40e"
@@ -244,15 +244,6 @@ TABLES = {
 }
 
 
-def _leaves(node, prefix: str) -> list[str]:
-    """Dotted keys of every value, list entries by index (the optimiser stages)."""
-    if isinstance(node, dict) and node:
-        return [leaf for k, v in node.items() for leaf in _leaves(v, f"{prefix}.{k}")]
-    if isinstance(node, list) and node and isinstance(node[0], dict):
-        return [leaf for i, v in enumerate(node) for leaf in _leaves(v, f"{prefix}.{i}")]
-    return [prefix]
-
-
 @pytest.mark.parametrize("experiment", sorted(TABLES))
 def test_paper_configuration_equals_its_official_table(experiment):
     assert_equals_table(experiment, *TABLES[experiment])
@@ -260,20 +251,7 @@ def test_paper_configuration_equals_its_official_table(experiment):
 
 @pytest.mark.parametrize("experiment", sorted(TABLES))
 def test_every_setting_has_a_row_saying_how_or_why(experiment):
-    _, rows = TABLES[experiment]
-    cfg = compose_config([f"experiment={experiment}"])
-    model = OmegaConf.to_container(cfg.model, resolve=True)
-    if model["kind"] == "per_instance":
-        needed = _leaves(model["net"], "model.net") + _leaves(model["fit"], "model.fit") + ["data.family"]
-    else:
-        needed = _leaves(model["net"], "model.net") + _leaves(model["recipe"], "model.recipe")
-        needed += ["data.batch_size", "trainer.max_epochs", "data.family", "parameters",
-                   "data.problem.history", "data.problem.future"]
-    covered = [row.key for row in rows]
-    assert not sorted(set(needed) - set(covered)), f"experiment={experiment}: no row for {set(needed) - set(covered)}"
-    assert len(set(covered)) == len(covered), "a key has two rows"
-    for row in rows:
-        assert row.source and (_equal(row.ours, row.official) if row.kind == "same" else bool(row.note)), row
+    assert_every_setting_has_a_row(experiment, TABLES[experiment][1])
 
 
 def test_the_paper_configurations_declare_their_data():

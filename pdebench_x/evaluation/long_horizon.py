@@ -24,7 +24,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
-from pdebench_x.evaluation.metrics import _shell_energy
+from pdebench_x.evaluation.metrics import shell_energy
 
 VALID_NRMSE = 0.5
 MIN_CORRELATION = 0.8
@@ -62,7 +62,7 @@ def long_horizon_scores(pred: torch.Tensor, truth: torch.Tensor, times: Sequence
     corr_first = _first_failure(~(corr >= MIN_CORRELATION))
     valid, correlated = _times_until(valid_first, times_t, start), _times_until(corr_first, times_t, start)
     last_pred, last_truth = safe[:, -1], truth[:, -1]
-    e_pred, e_truth = _shell_energy(last_pred).mean(dim=(0, 1)), _shell_energy(last_truth).mean(dim=(0, 1))
+    e_pred, e_truth = shell_energy(last_pred).mean(dim=(0, 1)), shell_energy(last_truth).mean(dim=(0, 1))
     spectrum = [float(a / b) if b > 0 and bool(finite[:, -1].all()) else None for a, b in zip(e_pred, e_truth)]
     out = {
         "times": [float(t) for t in times],

@@ -132,7 +132,7 @@ def resolved_size(nx: int, ny: int) -> int:
     return min((d for d in (nx, ny) if d > 1), default=1)
 
 
-def _shell_energy(e: torch.Tensor) -> torch.Tensor:
+def shell_energy(e: torch.Tensor) -> torch.Tensor:
     """E[..., k] = sum over the modes with floor(|k|) = k of |FFT(e) / (X*Y)|^2, k < n // 2 (:func:`resolved_size`)."""
     nx, ny = e.shape[-2:]
     n_shells = resolved_size(nx, ny) // 2
@@ -144,7 +144,7 @@ def _shell_energy(e: torch.Tensor) -> torch.Tensor:
 
 
 def _frmse(e: torch.Tensor, domain_area: float) -> dict[str, torch.Tensor]:
-    energy = _shell_energy(e)
+    energy = shell_energy(e)
     n_shells = energy.shape[-1]
     out = {}
     for name, (lo, hi) in FREQUENCY_BANDS.items():

@@ -56,7 +56,7 @@ def make_rows(records: Iterable[Mapping[str, Any]], error_floors: Mapping[str, M
             "given_equation": given_equation(rec), "dataset": rec["dataset"], "setting": rec["setting"], "source": rec["source"],
             "unverified": unverified(rec), "not_converged": not_converged_seeds(rec),
             "below_floor": mean is not None and rec["dataset"]["name"] in floors and mean < floors[rec["dataset"]["name"]],
-            "curves": [(s.get("seed"), monitored_curve(s)) for s in rec["seeds"] if monitored_curve(s)],
+            "curves": [(s.get("seed"), curve) for s in rec["seeds"] if (curve := monitored_curve(s))],
             "mean": mean, "std": std or 0.0,
             # each test sample's error averaged over the seeds (the unit of the paired tests), and
             # the two-level bootstrap interval of the mean (seeds, then samples)
