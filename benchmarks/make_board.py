@@ -20,12 +20,16 @@ that the whole board (3 datasets x 5 operator learners x 3 seeds = 45 seeds, the
 solvers and scoring) takes about two hours there; the wall time of each rebuild is recorded in
 benchmarks/README.md. Each record states its budget and
 carries every seed's learning curve (the board marks seeds still improving at the end).
-Records are never overwritten unless --replace is given, which removes only the records of the
+The per-instance solvers are fitted on the K test instances of the official split and, afresh, on
+the same K instances of the dataset's out-of-distribution and long-horizon splits (run directories
+``<dataset>_<model>_seed0_ood`` / ``_long``), so their records carry those tracks as the operator
+learners' do. Records are never overwritten unless --replace is given, which removes only the records of the
 solvers this script produces, before scoring them again.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -64,8 +68,8 @@ def budget_label(cpu_budget: float | None, epochs: int | None) -> str:
     return f"{cpu_budget:g} s of process CPU time a seed ({machine['cpu']}, {machine['cpu_count']} cores)"
 
 
-def train(dataset: str, model: str, seed: int, budget: list[str], out: Path, extra: list[str]) -> Path:
-    run_dir = out / f"{dataset}_{model}_seed{seed}"
+def train(dataset: str, model: str, seed: int, budget: list[str], out: Path, extra: list[str], track: str = "") -> Path:
+    run_dir = out / f"{dataset}_{model}_seed{seed}{f'_{track}' if track else ''}"
     if (run_dir / METRICS_FILE).exists():
         print(f"[make_board] {run_dir} already trained: reused", flush=True)
         return run_dir
@@ -111,6 +115,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     from pdebench_x.leaderboard import board, scoring, store
+    from pdebench_x.leaderboard.fingerprint import load_track, track_overrides
+    from pdebench_x.leaderboard.scoring.per_instance_runs import TRACKS
     from pdebench_x.core.paths import board_dir as default_board_dir, data_root as default_data_root
     board_dir = default_board_dir()
     fps = store.fingerprints_dir(board_dir)
@@ -128,9 +134,16 @@ def main(argv=None) -> int:
             continue
         # The per-instance solvers, fitted afresh on the K test instances with their own iteration
         # budgets; their records state the CPU time the K fits took (seeds[].budget).
+        # On the dataset's out-of-distribution and long-horizon splits they are fitted afresh on the
+        # same K instances (fingerprints/ood/, fingerprints/long/), completing the record's tracks.
         for model in list_models("per_instance", family=dataset):
-            run = train(dataset, model, 0, [], out, args.extra)
-            publish(scoring.score_runs([run], fps, default_data_root(), dataset=f"{dataset}_small"),
+            runs = [train(dataset, model, 0, [], out, args.extra)]
+            if json.loads((runs[0] / METRICS_FILE).read_text()).get("status", "ok") == "ok":
+                for kind in TRACKS:
+                    track = load_track(fps, f"{dataset}_small", kind)
+                    if track is not None:
+                        runs.append(train(dataset, model, 0, track_overrides(track), out, args.extra, track=kind))
+            publish(scoring.score_runs(runs, fps, default_data_root(), dataset=f"{dataset}_small"),
                     board_dir, args.replace)
     readme, page = board.build(board_dir)
     print(f"[make_board] board written: {readme}, {page}", flush=True)

@@ -1,13 +1,15 @@
-"""The FNO paper's 1D Burgers benchmark (``data=burgers data.preset=fno``), checked against mathematics.
+"""The FNO paper's 1D Burgers benchmark (``data=burgers data.preset=fno`` / ``fno_text``), checked
+against mathematics.
 
 - The initial law is GRF1.m's: the field equals its defining cosine/sine series with GRF1's
   per-mode scale (sqrt(2) sigma ((2 pi k)^2 + tau^2)^(-gamma / 2)), and its empirical spectrum
-  matches the covariance 625 (-Laplacian + 25 I)^-2.
+  matches the covariance sigma^2 (-Laplacian + tau^2 I)^-gamma of each preset: 2401 (-Lap + 49 I)^-2.5
+  (``fno``: gen_burgers1.m's law) and 625 (-Lap + 25 I)^-2 (``fno_text``: the paper's text).
 - The solver reproduces the closed-form Cole–Hopf solution on [0, 1) and converges in time at
   fourth order (ETDRK4).
-- The preset's solve (1024 points, steps of 1e-3) agrees with the FNO data's 8192-point solve to
-  better than 1e-6 at t = 1 on sample draws of the preset, and its stored frame 0 is the drawn field
-  sampled [::8], as the FNO data are subsampled.
+- Each preset's solve (1024 points, steps of 1e-3) agrees with the FNO data's 8192-point solve to
+  better than 1e-6 at t = 1 on sample draws of the preset (also at nu = 1e-3, where fronts form),
+  and its stored frame 0 is the drawn field sampled [::8], as the FNO data are subsampled.
 """
 from __future__ import annotations
 
@@ -15,14 +17,18 @@ import math
 
 import numpy as np
 import pytest
+from omegaconf import OmegaConf
 
 from pdebench_x.data.build import generator_class
 from pdebench_x.data.generators.base import sample_seed
 from pdebench_x.numerics.burgers import grf1_amplitudes, grf1_periodic, solve_burgers
 from pdebench_x.numerics.transport1d import burgers_sine
+from conftest import CONF_DIR
 
-FNO_PRESET = dict(initial="grf1", length=1.0, viscosity=0.1, t_end=1.0, n_frames=2, resolution=1024,
-                  draw_resolution=8192, grf_sigma=25.0, grf_tau=5.0, grf_gamma=2.0, time_step=1e-3)
+_PRESETS = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "data" / "burgers.yaml").presets)
+#: the generator settings of the two FNO presets, as shipped
+FNO_PRESETS = {name: _PRESETS[name]["generator"] for name in ("fno", "fno_text")}
+FNO_PRESET = FNO_PRESETS["fno"]
 
 
 def test_grf1_field_is_its_series_with_grf1s_scale():
@@ -39,14 +45,17 @@ def test_grf1_field_is_its_series_with_grf1s_scale():
     np.testing.assert_allclose(grf1_amplitudes(n // 2), scale, rtol=1e-15)
 
 
-def test_grf1_spectrum_is_the_papers_covariance():
-    """E |c_k|^2 = n^2 a_k^2 / 2 for the rfft coefficients c_k (k < n/2): 625 (-Lap + 25)^-2 times
-    the sqrt(2) of the orthonormal basis, squared. 2000 draws: each mode's mean within 15 %."""
+@pytest.mark.parametrize("preset,variance,shift,power_law", [("fno", 2401.0, 49.0, 2.5), ("fno_text", 625.0, 25.0, 2.0)])
+def test_grf1_spectrum_is_the_presets_covariance(preset, variance, shift, power_law):
+    """E |c_k|^2 = n^2 a_k^2 / 2 for the rfft coefficients c_k (k < n/2): variance (-Lap + shift)^-power
+    times the sqrt(2) of the orthonormal basis, squared. 2000 draws: each mode's mean within 15 %."""
+    law = FNO_PRESETS[preset]
     n, draws = 32, 2000
     rng = np.random.default_rng(0)
-    power = np.mean([np.abs(np.fft.rfft(grf1_periodic(rng, n))) ** 2 for _ in range(draws)], axis=0)
+    power = np.mean([np.abs(np.fft.rfft(grf1_periodic(rng, n, law["grf_sigma"], law["grf_tau"], law["grf_gamma"])))
+                     ** 2 for _ in range(draws)], axis=0)
     k = np.arange(1, n // 2)
-    expected = n ** 2 / 2 * 2 * 625.0 / ((2 * math.pi * k) ** 2 + 25.0) ** 2
+    expected = n ** 2 / 2 * 2 * variance / ((2 * math.pi * k) ** 2 + shift) ** power_law
     ratio = power[1: n // 2] / expected
     assert np.all(np.abs(ratio - 1) < 0.15), ratio
     assert power[0] < 1e-20  # mean zero, as GRF1 with m = 0
@@ -74,39 +83,55 @@ def test_etdrk4_is_fourth_order_in_time():
     assert 3.5 < order < 4.6, (errors, order)
 
 
-def _preset_against_8192(n_samples: int, reference_step: float) -> float:
+def _preset_against_8192(preset: str, n_samples: int, reference_step: float) -> float:
     """Relative L2 at t = 1 of the preset's stored solve against an 8192-point solve (sampled [::8])
     of the same drawn fields; also checks what is stored: the float32 of that solve, and frame 0
     the drawn field sampled [::8]."""
-    gen = generator_class("burgers")(**FNO_PRESET)
+    settings = FNO_PRESETS[preset]
+    gen = generator_class("burgers")(**settings)
     seeds = [sample_seed(0, "test", i) for i in range(n_samples)]
     stored = gen.generate(seeds)["u"][..., 0]
     drawn = np.stack([gen.draw_initial(s)[1] for s in seeds])
-    reference, _ = solve_burgers(np.fft.rfft(drawn), 8192, [0.0, 1.0], 0.1, dt=reference_step)
+    nu = settings["viscosity"]
+    reference, _ = solve_burgers(np.fft.rfft(drawn), 8192, [0.0, 1.0], nu, dt=reference_step)
     ref = reference[:, 1, ::8]
-    ours, _ = solve_burgers(np.fft.rfft(drawn)[:, :513] / 8, 1024, [0.0, 1.0], 0.1, dt=1e-3)
+    ours, _ = solve_burgers(np.fft.rfft(drawn)[:, :513] / 8, 1024, [0.0, 1.0], nu, dt=1e-3)
     np.testing.assert_array_equal(stored[:, 1], ours[:, 1].astype(np.float32))
     np.testing.assert_array_equal(stored[:, 0], drawn[:, ::8].astype(np.float32))
     return float(np.linalg.norm(ours[:, 1] - ref) / np.linalg.norm(ref))
 
 
-def test_preset_solve_agrees_with_an_8192_point_solve():
+@pytest.mark.parametrize("preset", sorted(FNO_PRESETS))
+def test_preset_solve_agrees_with_an_8192_point_solve(preset):
     """One test draw: the 1024-point solve against 8192 points at the same step (the spatial error)."""
-    assert _preset_against_8192(1, 1e-3) < 1e-6
+    assert _preset_against_8192(preset, 1, 1e-3) < 1e-6
 
 
 @pytest.mark.slow
-def test_preset_solve_agrees_with_the_fno_protocols_solve():
+@pytest.mark.parametrize("preset", sorted(FNO_PRESETS))
+def test_preset_solve_agrees_with_the_fno_protocols_solve(preset):
     """Four test draws against the FNO data's own solve: 8192 points, spin's ETDRK4 step 1e-4
-    (burgers1.m): relative L2 below 1e-6 (measured 7.5e-10; ~1 min)."""
-    assert _preset_against_8192(4, 1e-4) < 1e-6
+    (burgers1.m): relative L2 below 1e-6 (measured 2.0e-9 at nu = 0.1, 5.6e-9 at nu = 1e-3; ~1 min)."""
+    assert _preset_against_8192(preset, 4, 1e-4) < 1e-6
+
+
+def test_fronts_form_at_the_fno_presets_viscosity():
+    """The ``fno`` law's target is not a decayed copy of u0 (as at nu = 0.1, where u(., 1) is ~2 % of u0):
+    at nu = 1e-3 u(., 1) keeps a large part of u0's size and steepens into fronts (max slope up)."""
+    gen = generator_class("burgers")(**FNO_PRESET)
+    u = gen.generate([sample_seed(0, "test", i) for i in range(4)])["u"][..., 0].astype(np.float64)
+    size = np.linalg.norm(u[:, 1], axis=-1) / np.linalg.norm(u[:, 0], axis=-1)
+    slope = np.abs(np.diff(u, axis=-1)).max(axis=-1) * 1024
+    assert np.all(size > 0.3), size
+    assert np.all(slope[:, 1] > 2 * slope[:, 0]), slope
 
 
 def test_preset_generator_settings_and_errors():
     gen = generator_class("burgers")(**FNO_PRESET)
     np.testing.assert_allclose(gen.x, np.arange(1024) / 1024, rtol=1e-15, atol=0)
     assert gen.times.tolist() == [0.0, 1.0]
-    assert "N(0, 625 (-Laplacian + 25 I)^-2)" in gen.describe().equation
+    assert "N(0, 2401 (-Laplacian + 49 I)^-2.5)" in gen.describe().equation
+    assert "N(0, 625 (-Laplacian + 25 I)^-2)" in generator_class("burgers")(**FNO_PRESETS["fno_text"]).describe().equation
     with pytest.raises(ValueError, match="draw_resolution must be an even multiple"):
         generator_class("burgers")(**{**FNO_PRESET, "draw_resolution": 1000})
     with pytest.raises(ValueError, match="initial='gauss' is not an initial law"):

@@ -940,6 +940,82 @@ def test_long_horizon_track_rolls_a_model_far_past_its_horizon(tmp_path):
     assert "Long horizon: the test trajectories run to t = 200" in md and "| 12.5 | 30.25 |" in md
 
 
+def test_per_instance_solver_is_fitted_afresh_on_the_ood_track(env, pi, tmp_path):
+    """A per-instance solver on the OOD track: the same tiny PINN fitted on the same K instances of the
+    OOD split (the preset with the track's generator overrides); the record's ``ood`` section is that
+    run's own K-instance metrics, marked as on K instances, and the board's same-K table shows it
+    beside the operator learners' OOD scores on the same K."""
+    from pdebench_x.leaderboard.fingerprint import track_overrides
+    from pdebench_x.training.run import run_training
+    board = env.fresh_board(tmp_path / "board")
+    ood = fpm.make_track_fingerprint(env.data_cfg, env.data, "ood", progress=False)
+    fpm.write_track(ood, store.fingerprints_dir(board))
+    assert track_overrides(ood) == ["data.generator.tau=5.0", "data.generator.a_pos=16.0", "data.generator.a_neg=2.0"]
+    ood_run = tmp_path / "pinn_ood"
+    run_training(compose_cfg(DATA + TINY_PINN + track_overrides(ood), env.data, tmp_path), ood_run)
+    own = json.loads((ood_run / METRICS_FILE).read_text())
+    rec = scoring.score_runs([pi.pinn_run, ood_run], store.fingerprints_dir(board), env.data)
+    validate_record(json.loads(dump_record(rec)))
+    assert rec["ood"]["fingerprint"] == ood["id"] and rec["ood"]["instances"] == {"k": 2, "indices": own["instances"]}
+    assert rec["seeds"][0]["ood"]["overall"] == own["metrics"]["steady"]["overall"]
+    assert rec["ood"]["aggregate"]["overall"]["nrmse"]["mean"] == pytest.approx(own["metrics"]["steady"]["overall"]["nrmse"])
+    # the in-distribution numbers are the official-split run's, unchanged by the track run
+    assert rec["seeds"][0]["metrics"] == pi.pinn["seeds"][0]["metrics"]
+    # the operator learners scored on the OOD split keep per-sample values: their OOD error on the same K
+    operator = scoring.score_runs(env.runs, store.fingerprints_dir(board), env.data, solver_name="fno-tiny")
+    want_k = np.mean([np.mean([s["ood"]["per_sample"]["nrmse"][i] for i in own["instances"]]) for s in operator["seeds"]])
+    from pdebench_x.leaderboard.board.tables import same_k_tables
+    groups = same_k_tables([rec, operator])[rec["dataset"]["name"]]
+    rows = {r["solver"]: r for r in groups[0]["rows"]}
+    assert rows["pinn"]["ood_k"] == pytest.approx(rec["ood"]["aggregate"]["overall"]["nrmse"]["mean"])
+    assert rows["fno-tiny"]["ood_k"] == pytest.approx(want_k) and rows["pinn"]["valid_time_k"] is None
+    md, _ = board_mod.render([rec, operator])
+    assert "OOD nRMSE on the K" in md and fmt(rows["pinn"]["ood_k"]) in md
+    # a track run alone makes no record; a run on neither split is refused with the track's overrides named
+    with pytest.raises(scoring.ScoringError, match="no run on the official test split"):
+        scoring.score_runs([ood_run], store.fingerprints_dir(board), env.data, dataset=env.fp["dataset"])
+    other = copy.deepcopy(own)
+    other["config"]["data"]["generator"]["tau"] = 7.0
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / METRICS_FILE).write_text(json.dumps(other))
+    with pytest.raises(scoring.ScoringError, match=r"(?s)another test split.*on its ood track, add data.generator.tau=5.0"):
+        scoring.score_runs([pi.pinn_run, tmp_path / "other"], store.fingerprints_dir(board), env.data)
+
+
+def test_per_instance_solver_on_the_long_horizon_track(tmp_path):
+    """A per-instance solver fitted over the long horizon itself (200 steps of the tiny NS set, from the
+    same context frame): its run carries the long-horizon scores of its K fits, and the record's
+    ``long_horizon`` section is them, on K instances."""
+    import torch
+
+    from pdebench_x.evaluation.long_horizon import long_horizon_scores
+    from pdebench_x.leaderboard.fingerprint import track_overrides
+    from pdebench_x.training.run import run_training
+    data, fps = tmp_path / "data", tmp_path / "fps"
+    cfg = compose_cfg(NS_TINY + ["data.n_instances=2"], data)
+    fpm.write_fingerprint(fpm.make_fingerprint(cfg.data, data, zero_shot=False, progress=False, measure_samples=1), fps)
+    long = fpm.make_track_fingerprint(cfg.data, data, "long", progress=False)
+    fpm.write_track(long, fps)
+    runs = [tmp_path / "pinn", tmp_path / "pinn_long"]
+    for run, extra in zip(runs, ([], track_overrides(long))):
+        run_training(compose_cfg(NS_TINY + ["data.n_instances=2"] + TINY_PINN + extra, data, tmp_path), run)
+    own = json.loads((runs[1] / METRICS_FILE).read_text())
+    scores = own["metrics"]["long_horizon"]
+    first = 1 + 2  # first_frame + history: the scored frames start there, as the operator learners'
+    assert scores["times"] == pytest.approx([float(t) for t in range(first, 201)])
+    assert len(scores["valid_time_per_sample"]) == 2 and set(scores["conserved_last_frame"]) == {"mean_vorticity", "enstrophy"}
+    rec = scoring.score_runs(runs, fps, data)
+    validate_record(json.loads(dump_record(rec)))
+    block = rec["long_horizon"]
+    assert block["fingerprint"] == long["id"] and block["instances"] == {"k": 2, "indices": own["instances"]}
+    assert block["valid_time"]["mean"] == pytest.approx(scores["valid_time"]) and block["times"] == scores["times"]
+    assert rec["ood"] is None  # the tiny set has no OOD track here
+    # the scores are long_horizon_scores of the K fits' predictions: an identical prediction never fails
+    truth = torch.rand(2, 5, 1, 4, 4) + 0.5
+    same = long_horizon_scores(truth, truth, [1.0, 2.0, 3.0, 4.0, 5.0], 0.0)
+    assert same["valid_time"] == 5.0 and same["never_failed"] == 2
+
+
 def plan_name(cfg) -> str:
     from pdebench_x.data.build import plan_from_config
     return plan_from_config(cfg.data, cfg.paths.data_dir).name

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import lightning as L
 import numpy as np
@@ -163,8 +163,15 @@ class PDEDataModule(L.LightningDataModule):
     """Generated (The Well schema) or external (any known layout) data, as windows."""
 
     def __init__(self, data: Mapping[str, Any], root: str | Path = "datasets", target_steps: int | None = None,
-                 batch_size: int | None = None, steps_per_epoch: int | None = None) -> None:
+                 batch_size: int | None = None, steps_per_epoch: int | None = None,
+                 splits: Sequence[str] = SPLITS) -> None:
         super().__init__()
+        unknown = [s for s in splits if s not in SPLITS]
+        if unknown or not splits:
+            raise ValueError(f"splits must be a non-empty subset of {list(SPLITS)}, got {list(splits)}")
+        # the generated splits this module needs (a per-instance fit reads the test split alone: the
+        # others are neither generated nor opened, and no normalisation statistics are fitted)
+        self.splits = [s for s in SPLITS if s in splits]
         self.cfg = to_plain(data)
         self.root = Path(root)
         self.problem = self.cfg["problem"]
@@ -180,13 +187,14 @@ class PDEDataModule(L.LightningDataModule):
     def prepare_data(self) -> None:
         """Generate the dataset if it is missing (runs once per node)."""
         if not self.cfg.get("path"):
-            ensure_dataset(plan_from_config(self.cfg, self.root), workers=self.cfg.get("generation_workers"))
+            ensure_dataset(plan_from_config(self.cfg, self.root), workers=self.cfg.get("generation_workers"),
+                           splits=self.splits)
 
     def split_paths(self) -> dict[str, Path] | None:
         if self.cfg.get("path"):
             return None
         plan = plan_from_config(self.cfg, self.root)
-        return {s: plan.split_path(s) for s in SPLITS}
+        return {s: plan.split_path(s) for s in self.splits}
 
     def _open_sources(self) -> dict[str, FieldSource]:
         fmt = self.cfg.get("format", "auto")
@@ -208,7 +216,8 @@ class PDEDataModule(L.LightningDataModule):
         if self.spec is not None:
             return
         self.sources = self._open_sources()
-        train = self.sources["train"]
+        # the grid, frames and fields are read from the training split (the test split without one)
+        train = self.sources["train"] if "train" in self.sources else self.sources["test"]
         info = train.info
         kind = self.problem["kind"]
         if kind not in ("steady", "rollout"):
@@ -216,7 +225,7 @@ class PDEDataModule(L.LightningDataModule):
         if kind == "rollout":
             self.problem["fields"] = present_fields(self.problem, train)
         max_train = self.cfg.get("max_train_samples")
-        if max_train:
+        if max_train and "train" in self.sources:
             self.sources["train"] = SubsetSource(train, np.arange(min(int(max_train), len(train))))
         if kind == "steady":
             inputs, targets = list(self.problem["inputs"]), list(self.problem["targets"])
@@ -238,9 +247,10 @@ class PDEDataModule(L.LightningDataModule):
             if self.cfg.get("path"):
                 # A user's file may hold NaN or inf anywhere: found now, not as a failed test after training.
                 check_finite(split, source, channels)
-        mean, std = fit_channel_stats(self.sources["train"], channels, frames,
-                                      self.cfg.get("stats_max_samples", 256))
-        self.stats = (dict(zip(channels, mean)), dict(zip(channels, std)))
+        if "train" in self.sources:
+            mean, std = fit_channel_stats(self.sources["train"], channels, frames,
+                                          self.cfg.get("stats_max_samples", 256))
+            self.stats = (dict(zip(channels, mean)), dict(zip(channels, std)))
         lx, ly = cell_extent(info.x), cell_extent(info.y)
         self.spec = ProblemSpec(
             kind=kind, family=info.family, input_channels=inputs, target_channels=targets,

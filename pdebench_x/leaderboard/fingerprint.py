@@ -347,6 +347,13 @@ def load_track(directory: str | Path, dataset: str, track: str = "ood") -> dict[
     return load_fingerprint(path.parent, dataset) if path.exists() else None
 
 
+def track_overrides(track: Mapping[str, Any]) -> list[str]:
+    """The ``train.py`` overrides that put a run on a track's split (its preset's generator settings
+    changed as the track changes them), e.g. ``["data.generator.n_steps=200"]``."""
+    return [f"data.generator.{key}={json.dumps(value, separators=(',', ':'))}"
+            for key, value in track["track"]["overrides"].items()]
+
+
 def write_track(fp: Mapping[str, Any], directory: str | Path, overwrite: bool = False) -> Path:
     return _write(fp, track_path(directory, fp["track"]["of"], fp["track"]["kind"]), overwrite)
 

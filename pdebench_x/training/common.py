@@ -6,7 +6,7 @@ import os
 import platform
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 from omegaconf import DictConfig, OmegaConf
@@ -15,6 +15,7 @@ from pdebench_x.core.files import METRICS_FILE
 from pdebench_x.core.machine import hardware
 from pdebench_x.data.build import plan_from_config
 from pdebench_x.data.datamodule import PDEDataModule
+from pdebench_x.data.generators.base import SPLITS
 from pdebench_x.evaluation.metrics import headline
 
 
@@ -41,13 +42,13 @@ def device_record(kind: str) -> dict[str, str | None]:
     return {"device": kind, "hardware": machine["gpu"] if kind == "cuda" else machine["cpu"]}
 
 
-def build_datamodule(cfg: DictConfig) -> PDEDataModule:
+def build_datamodule(cfg: DictConfig, splits: Sequence[str] = SPLITS) -> PDEDataModule:
     recipe = cfg.model.get("recipe", {}) or {}
     out_steps = int(cfg.data.problem.get("future", 1))
     target_steps = out_steps * int(recipe.get("unroll_steps") or 1) if recipe.get("train_mode") == "unroll" else None
     return PDEDataModule(cfg.data, root=cfg.paths.data_dir, target_steps=target_steps,
                          batch_size=recipe.get("batch_size") or cfg.data.batch_size,
-                         steps_per_epoch=recipe.get("steps_per_epoch"))
+                         steps_per_epoch=recipe.get("steps_per_epoch"), splits=splits)
 
 
 def dataset_record(cfg: DictConfig, family: str) -> dict[str, Any]:

@@ -28,7 +28,9 @@ those context frames and is scored on the same frames, with the same metric code
 record (model, paper, code, dataset, problem, metrics {"rollout"|"steady": summary},
 n_parameters, seed, git_commit, environment, config) plus ``instances`` (the test indices),
 ``seconds_per_instance`` (fit + prediction, mean) and ``per_instance`` details (each with the
-instance's own metric values). ``metrics["instances"]`` is the K-instance section
+instance's own metric values); a rollout's ``metrics["long_horizon"]`` holds the long-horizon scores
+of the K fits (valid and correlation time, error against time: the long-horizon track's entry when
+the run was made on that split). ``metrics["instances"]`` is the K-instance section
 (:func:`pdebench_x.evaluation.instances.instance_section`) that the operator learners' test also writes, on the same indices, so
 both kinds can be tabled side by side. A solver
 that does not apply to the PDE (LPINN on Darcy) raises
@@ -114,7 +116,7 @@ def run_per_instance(cfg: DictConfig, run_dir: str | Path,
         (run_dir / METRICS_FILE).write_text(json.dumps(record, indent=2))
         raise
 
-    dm = build_datamodule(cfg)
+    dm = build_datamodule(cfg, splits=("test",))  # a fit reads its test instance alone: no other split is made
     dm.prepare_data()
     dm.setup()
     spec = dm.spec
@@ -126,7 +128,7 @@ def run_per_instance(cfg: DictConfig, run_dir: str | Path,
     log.info("%s on %s: fitting %d instances %s", cfg.model.name, family, len(indices), indices)
 
     acc = MetricAccumulator(domain_area=spec.domain_area)
-    details = []
+    details, predictions, references = [], [], []
     n_params = 0
     for index in indices:
         instance = read_instance(source, index, spec, family)
@@ -140,6 +142,8 @@ def run_per_instance(cfg: DictConfig, run_dir: str | Path,
             raise RuntimeError(f"{cfg.model.name} predicted {pred.shape} but the reference is {target.shape}")
         p, y = torch.from_numpy(np.ascontiguousarray(pred))[None], torch.from_numpy(target)[None]
         acc.update(p, y)
+        predictions.append(p)
+        references.append(y)
         rel = float(relative_l2_fno(p, y)[0])
         n_params = info.get("n_parameters", 0)
         details.append({"index": int(index), "seconds": seconds, "cpu_seconds": cpu_seconds,
@@ -176,6 +180,22 @@ def run_per_instance(cfg: DictConfig, run_dir: str | Path,
                    "wall_seconds": float(sum(d["seconds"] for d in details)), "threads": torch.get_num_threads(),
                    **device_record("cpu")},  # the solvers fit on the CPU
     }
+    if spec.kind == "rollout":
+        # the long-horizon scores of the K fits (a run on the long-horizon split is that track's entry)
+        record["metrics"]["long_horizon"] = _horizon_scores(torch.cat(predictions), torch.cat(references), source,
+                                                            spec, family)
     (run_dir / METRICS_FILE).write_text(json.dumps(record, indent=2))
     report_test_figures(record, run_dir)
     return record
+
+
+def _horizon_scores(pred: torch.Tensor, truth: torch.Tensor, source: FieldSource, spec, family: str) -> dict[str, Any]:
+    """:func:`pdebench_x.evaluation.long_horizon.long_horizon_scores` of the K instances' scored
+    frames, from the last context frame's time, with the family's conserved quantities."""
+    from pdebench_x.evaluation.long_horizon import long_horizon_scores
+    from pdebench_x.pdes import get_family
+    first = int(spec.first_target_frame)
+    all_times = [float(t) for t in source.info.times]
+    channels = list(spec.target_channels)
+    return long_horizon_scores(pred, truth, all_times[first:first + pred.shape[1]], all_times[first - 1],
+                               conserved=lambda f: get_family(family).conserved(f, channels))

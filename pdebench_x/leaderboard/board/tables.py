@@ -6,8 +6,9 @@ Rows are plain dicts read from the records (no formatting): the templates and pl
 """
 from __future__ import annotations
 
+import math
 from collections import defaultdict
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from pdebench_x.evaluation.metrics import PRIMARY_METRIC
 from pdebench_x.leaderboard.checks import ARTIFACT_HASHES
@@ -133,7 +134,36 @@ def _rank_by_paired_tests(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 KIND_LABEL = {"per_instance": "per-instance", "operator": "operator", "external": "operator (external)"}
 
 
-def _same_k_row(rec: Mapping[str, Any]) -> dict[str, Any]:
+def _track_on_k(rec: Mapping[str, Any], indices: Sequence[int]) -> dict[str, float | None]:
+    """The OOD nRMSE and the long-horizon valid time on the K instances ``indices`` of the track splits:
+    a per-instance solver's own track sections (fitted there on those K), an operator learner's
+    per-sample track scores at those indices averaged over its seeds (None where a record lacks them)."""
+    out: dict[str, float | None] = {"ood_k": None, "valid_time_k": None}
+    if rec.get("status", "ok") != "ok":
+        return out
+    if rec["solver"]["kind"] == "per_instance":
+        ood, long = rec.get("ood") or {}, rec.get("long_horizon") or {}
+        if ood and list((ood.get("instances") or {}).get("indices") or []) == list(indices):
+            out["ood_k"] = _stat(ood["aggregate"], PRIMARY_METRIC)[0]
+        if long and list((long.get("instances") or {}).get("indices") or []) == list(indices):
+            out["valid_time_k"] = long["valid_time"]["mean"]
+        return out
+
+    def at_k(values: Sequence[float | None] | None) -> float | None:
+        if not values or max(indices, default=len(values)) >= len(values) or \
+                any(values[i] is None for i in indices):
+            return None
+        return math.fsum(values[i] for i in indices) / len(indices)
+
+    for key, get in (("ood_k", lambda s: ((s.get("ood") or {}).get("per_sample") or {}).get(PRIMARY_METRIC)),
+                     ("valid_time_k", lambda s: (s.get("long_horizon") or {}).get("valid_time_per_sample"))):
+        per_seed = [at_k(get(seed)) for seed in rec["seeds"]]
+        if per_seed and None not in per_seed:
+            out[key] = math.fsum(per_seed) / len(per_seed)
+    return out
+
+
+def _same_k_row(rec: Mapping[str, Any], indices: Sequence[int] = ()) -> dict[str, Any]:
     block = rec.get("instances") or {}
     agg = block.get("aggregate")
     per_instance = rec["solver"]["kind"] == "per_instance" and rec["source"] == "run"
@@ -157,6 +187,7 @@ def _same_k_row(rec: Mapping[str, Any]) -> dict[str, Any]:
                                  else rec.get("inference_seconds_per_sample")) if applicable else None,
         "train_seconds": rec.get("train_seconds") if applicable else None,
         "n_seeds": len(rec["seeds"]),
+        **_track_on_k(rec, indices),
     }
 
 
@@ -188,7 +219,7 @@ def same_k_tables(records: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[s
             members = [r for r in per_instance + full
                        if key is not None and r.get("instances") and tuple(r["instances"]["indices"]) == key]
             block = members[0]["instances"] if members else {}
-            rows = sorted((_same_k_row(r) for r in members), key=lambda r: (r["mean"], r["solver"].lower()))
+            rows = sorted((_same_k_row(r, key or ()) for r in members), key=lambda r: (r["mean"], r["solver"].lower()))
             rows += sorted((_same_k_row(r) for r in na), key=lambda r: r["solver"].lower())
             missing = sorted(r["solver"]["name"] for r in full if r not in members)
             groups.append({"k": block.get("k"), "seed": block.get("seed"), "indices": list(key or []),

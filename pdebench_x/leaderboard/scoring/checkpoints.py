@@ -177,7 +177,9 @@ def score_checkpoint_seed(checkpoint: Path, run: Mapping[str, Any] | None, fp: M
     ood_scores = None
     if ood is not None:
         osum = score_task(task, ood, data_root, "test", progress=progress)
-        ood_scores = {"overall": primary_section(osum)["overall"], "n_samples": int(osum["n_test_samples"])}
+        ood_section = primary_section(osum)
+        ood_scores = {"overall": ood_section["overall"], "n_samples": int(osum["n_test_samples"]),
+                      "per_sample": ood_section.get("per_sample")}
     long_scores = long_horizon_seed(task, long, data_root) if long is not None else None
     run = run or {}
     return {

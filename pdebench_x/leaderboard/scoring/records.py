@@ -79,7 +79,19 @@ def ood_block(entries: Sequence[Mapping[str, Any]], ood: Mapping[str, Any] | Non
         return None
     track = ood["track"]
     return {"dataset": ood["dataset"], "of": track["of"], "fingerprint": ood["id"], "shift": track["shift"],
-            "aggregate": aggregate(entries, "ood")}
+            "aggregate": aggregate(entries, "ood"), "instances": _track_instances(entries, "ood")}
+
+
+def _track_instances(entries: Sequence[Mapping[str, Any]], key: str) -> dict[str, Any] | None:
+    """{k, indices} of a per-instance solver's track scores (fitted on K instances of the track's
+    split); None for an operator learner, scored on the whole split."""
+    indices = {tuple(e[key].get("indices") or ()) for e in entries}
+    if indices == {()}:
+        return None
+    if len(indices) > 1:
+        raise ScoringError(f"the seeds' {key} scores are on different instances {sorted(indices)}")
+    chosen = list(indices.pop())
+    return {"k": len(chosen), "indices": chosen}
 
 
 def long_horizon_block(entries: Sequence[Mapping[str, Any]], long: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -91,6 +103,7 @@ def long_horizon_block(entries: Sequence[Mapping[str, Any]], long: Mapping[str, 
     curves = [s["nrmse_vs_time"] for s in scores]
     return {"dataset": long["dataset"], "of": long["track"]["of"], "fingerprint": long["id"],
             "shift": long["track"]["shift"], "times": scores[0]["times"],
+            "instances": _track_instances(entries, "long_horizon"),
             "valid_time": mean_std([s["valid_time"] for s in scores]),
             "correlation_time": mean_std([s["correlation_time"] for s in scores]),
             "blown_up": sum(s["blown_up"] for s in scores),
