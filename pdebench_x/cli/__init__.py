@@ -10,7 +10,7 @@
     pdebench-x fingerprint data=ns [data.preset=benchmark] [data.sizes.test=50] [--samples N] [--overwrite]
     pdebench-x fingerprint data=swe --track ood|long              # the out-of-distribution / long-horizon split
     pdebench-x error-floor data=swe [data.preset=small] [--samples 4] [--factor 2] [--overwrite]
-    pdebench-x solver-cost data=ns [data.preset=small] [--samples 4] [--factors 2 4 8] [--overwrite]
+    pdebench-x solver-cost data=ns [data.preset=small] [--samples 4] [--factors 2 4 8] [--repeats 3] [--overwrite]
 
 Arguments are ``key=value`` tokens (configuration in Hydra's override syntax, lists as
 ``run=a,b,c``) plus a command's ``--options``. ``score.py`` at the repository root is
@@ -89,6 +89,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("overrides", nargs="*", help="data=<family> and data overrides (data.preset=...)")
     c.add_argument("--samples", type=int, default=4, help="first N test samples solved (default 4)")
     c.add_argument("--factors", type=int, nargs="+", default=[2, 4, 8], help="coarsening factors (default 2 4 8)")
+    c.add_argument("--repeats", type=int, default=3, help="solves timed per grid; the least CPU time is kept (default 3)")
     c.add_argument("--overwrite", action="store_true", help="replace a shipped curve")
     common(c)
     c.set_defaults(func=cmd_solver_cost)

@@ -158,7 +158,7 @@ def cmd_solver_cost(args) -> int:
     """Measure the numerical solver's accuracy-cost curve (evaluation/solver_cost.py) into <board>/solver_costs/."""
     from pdebench_x.evaluation.solver_cost import solver_cost_curve
     curve, target = _measure_split(args, "solver_costs", lambda plan, problem: solver_cost_curve(
-        plan, problem, factors=args.factors, n_samples=args.samples))
+        plan, problem, factors=args.factors, n_samples=args.samples, repeats=args.repeats))
     points = ", ".join(f"{p['factor']}x coarser: {p['nrmse']:.3g} at {1e3 * p['cpu_seconds_per_sample']:.3g} ms"
                        for p in curve["points"][1:])
     print(f"solver on {curve['dataset']} ({curve['threads']} threads): {points}; written to {target}")
