@@ -37,7 +37,6 @@ class Target:
     metric: tuple[str, ...]  # path of our figure in metrics.json["metrics"]
     device: str             # where it is meant to run: "cpu" or "gpu"
     cost: str               # measured or estimated, with the hardware
-    overrides: tuple[str, ...] = ()  # train.py overrides of a stated variant of the paper's setting
 
 
 FNO_PAPER = "Li et al., Fourier Neural Operator for Parametric PDEs, ICLR 2021"
@@ -45,9 +44,6 @@ ROLLOUT_L2 = ("rollout", "overall", "relative_l2_fno")
 TARGETS = {
     "fno_burgers": Target("fno_burgers_paper", 0.0160, f"{FNO_PAPER}, sec. 5.1 (Burgers, s = 1024)", ROLLOUT_L2,
                           "cpu", "about 1 h of CPU time per seed, one thread (7.3 CPU s an epoch; benchmarks/README.md)"),
-    # the law the paper's text states (nu = 0.1), not the one its data file was made with (datasets/burgers.md)
-    "fno_burgers_text": Target("fno_burgers_paper", 0.0160, f"{FNO_PAPER}, sec. 5.1 (Burgers, s = 1024)", ROLLOUT_L2,
-                               "cpu", "as fno_burgers", ("data.preset=fno_text", "+allow_other_data=true")),
     "fno_darcy": Target("fno_darcy_paper", 0.0108, f"{FNO_PAPER}, sec. 5.2 (Darcy, s = 85)", ROLLOUT_L2,
                         "gpu", "minutes on one H100, generation included (benchmarks/gpu/run.sh)"),
     "fno_ns_1e3": Target("fno_ns_paper", 0.0128, f"{FNO_PAPER}, Table 1 (NS nu = 1e-3, T = 50, N = 1000, FNO-2D)",
@@ -69,8 +65,7 @@ def train(target: str, seed: int, extra: list[str]) -> None:
     if (directory / "metrics.json").exists():
         print(f"[reproduce] {directory}: finished, reused", flush=True)
         return
-    spec = TARGETS[target]
-    cmd = [sys.executable, "train.py", f"experiment={spec.experiment}", *spec.overrides, f"seed={seed}", "resume=auto",
+    cmd = [sys.executable, "train.py", f"experiment={TARGETS[target].experiment}", f"seed={seed}", "resume=auto",
            "trainer.enable_progress_bar=false", f"hydra.run.dir={directory}", *extra]
     print(f"[reproduce] {' '.join(cmd[1:])}", flush=True)
     subprocess.run(cmd, cwd=ROOT, check=True)
@@ -100,7 +95,7 @@ def report(target: str, seeds: list[int]) -> bool:
         rows.append(f"  seed {seed}: {value:.4g}  ({metrics.get('epochs')} epochs, {metrics.get('global_steps')} steps, "
                     f"{metrics.get('train_seconds', 0) / 3600:.2f} h wall, {hardware}, checkpoint "
                     f"{Path(metrics.get('checkpoint') or 'last epoch').name})")
-    print(f"{target}: experiment={spec.experiment} {' '.join(spec.overrides)}; paper {spec.paper:.4g} ({spec.source})")
+    print(f"{target}: experiment={spec.experiment}; paper {spec.paper:.4g} ({spec.source})")
     print("\n".join(rows))
     if not values:
         return False

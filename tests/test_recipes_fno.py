@@ -128,23 +128,19 @@ FNO_BURGERS = [
     same("data.problem.history", 1, f"{BURGERS_SCRIPT}:177 (a: the initial field)"),
     same("data.problem.future", 1, f"{BURGERS_SCRIPT}:178 (u: the field at t = 1)"),
     same("dataset.settings.initial", "grf1", f"{BURGERS_DATA}/gen_burgers1.m:27 (GRF1, periodic)"),
-    # The law of the R10 file: gen_burgers1.m's, named as its maker by the script's author (FNO repository
-    # issue 29: "set N=2048 and s=8192"); the paper's text (nu = 0.1, 625 (-Lap + 25 I)^-2) is preset fno_text.
-    kept("dataset.settings.grf_sigma", 49.0, 25.0, f"{BURGERS_DATA}/gen_burgers1.m:7 (sigma = 7^2); {PAPER}, sec. 5.1 "
-         "(625 = sigma^2)", "the script's law, which made the R10 file (datasets/burgers.md); the text's: fno_text"),
-    kept("dataset.settings.grf_tau", 7.0, 5.0, f"{BURGERS_DATA}/gen_burgers1.m:6; {PAPER}, sec. 5.1 (25 I = tau^2 I)",
-         "the script's law (datasets/burgers.md); the text's: fno_text"),
-    kept("dataset.settings.grf_gamma", 2.5, 2.0, f"{BURGERS_DATA}/gen_burgers1.m:5; {PAPER}, sec. 5.1 (the power -2)",
-         "the script's law (datasets/burgers.md); the text's: fno_text"),
-    kept("dataset.settings.viscosity", 1e-3, 0.1, f"{BURGERS_DATA}/gen_burgers1.m:10 (visc = 1/1000); {PAPER}, sec. 5.1 "
-         "(nu = 0.1)", "at nu = 0.1 u(., 1) is ~2 % of u0 and FNO stays near 0.018 (datasets/burgers.md)"),
+    same("dataset.settings.grf_sigma", 25.0, f"{PAPER}, sec. 5.1 (625 = sigma^2); {BURGERS_DATA}/GRF1.m:2,18"),
+    same("dataset.settings.grf_tau", 5.0, f"{PAPER}, sec. 5.1 (25 I = tau^2 I); {BURGERS_DATA}/GRF1.m:2,18"),
+    same("dataset.settings.grf_gamma", 2.0, f"{PAPER}, sec. 5.1 (the power -2); {BURGERS_DATA}/GRF1.m:2,18"),
+    same("dataset.settings.viscosity", 0.1, f"{PAPER}, sec. 5.1 (nu = 0.1, the R10 file); {BURGERS_SCRIPT}:176 "
+         "(burgers_data_R10.mat: our reading of R10 is 1 / nu = 10; the repository's gen_burgers1.m:10 uses nu = 1e-3, "
+         "its burgers_v1000 files: preset fno_v1000)"),
     same("dataset.settings.length", 1.0, f"{BURGERS_DATA}/burgers1.m:3 (spinop([0 1], ...))"),
     same("dataset.settings.t_end", 1.0, f"{BURGERS_DATA}/gen_burgers1.m (tspan = linspace(0, 1, ...)); {PAPER}"),
     same("dataset.settings.draw_resolution", 8192, f"{BURGERS_DATA}/gen_burgers1.m:27 (GRF1(s/2, ...)) with s = 2^13 "
          f"({BURGERS_SCRIPT}:156-157)"),
     same("dataset.settings.resolution", 1024, f"{BURGERS_SCRIPT}:156-157,177-178 (sub = 2^3: 8192 / 8)"),
     kept("dataset.settings.time_step", 1e-3, 1e-4, f"{BURGERS_DATA}/burgers1.m:7 (spin's ETDRK4 step)",
-         "our ETDRK4 at 1e-3 on 1024 points agrees with 8192 points at 1e-4 to 5.6e-9 (tests/test_burgers_fno.py)"),
+         "our ETDRK4 at 1e-3 on 1024 points agrees with 8192 points at 1e-4 to 2.0e-9 (tests/test_burgers_fno.py)"),
     same("dataset.settings.n_frames", 2, f"{BURGERS_SCRIPT}:177-178 (a = u(0), u = u(1))"),
     same("dataset.sizes.train", 1000, f"{BURGERS_SCRIPT}:153 (ntrain)"),
     kept("dataset.sizes.test", 200, 100, f"{BURGERS_SCRIPT}:154,182-183 (the last 100 of the file)",

@@ -356,6 +356,20 @@ def test_per_sample_normalisation_round_trip_and_statistics_of_the_input_window_
         task._loss(pred, y[:, :2])
 
 
+def test_no_normalisation_gives_the_model_the_raw_fields():
+    """recipe.normalization=none (FNO's Burgers and NS scripts): the model reads the physical window
+    itself and its output is the physical prediction; neither the train split's statistics nor the
+    window's own enter (a per-sample normalisation would hide each input's amplitude, which decides
+    a nonlinear solution)."""
+    task = _task("none")
+    x, y = _sample()
+    torch.testing.assert_close(task.encode_input(x), x, rtol=0, atol=0)
+    torch.testing.assert_close(task.predict_physical(x), x[:, -1:].expand(-1, 2, -1, -1, -1), rtol=0, atol=0)
+    assert task.model.seen[-1].mean() > 6.0  # the raw fields (mean 7), not mean 0
+    pred = task.rollout(x, 2)
+    torch.testing.assert_close(task._loss(pred, y[:, :2], x=x), ((pred - y[:, :2]) ** 2).mean())
+
+
 def test_per_sample_rollout_normalises_every_window_with_its_own_statistics():
     task = _task("per_sample")
     x, _ = _sample(1)

@@ -127,8 +127,9 @@ class OperatorTask(L.LightningModule):
 
     def normalizers(self, x: torch.Tensor):
         """(inputs, targets) normalisers of a model call on the physical-unit window ``x``: the
-        train split's, or (``per_sample``) one built from ``x`` alone for both."""
-        if self.normalization == "dataset":
+        train split's (``none``: the identity, set in ``__init__``), or (``per_sample``) one built
+        from ``x`` alone for both."""
+        if self.normalization != "per_sample":
             return self.in_norm, self.out_norm
         window = WindowNormalizer(x)
         return window, window
