@@ -21,6 +21,7 @@ import pytest
 from pdebench_x.leaderboard import board as board_mod
 from pdebench_x.leaderboard import fingerprint as fpm
 from pdebench_x.leaderboard import scoring, store
+from pdebench_x.leaderboard.board.formatting import fmt
 from pdebench_x.leaderboard.board.pages import same_k_table_id
 
 REPO = Path(__file__).resolve().parents[1]
@@ -275,8 +276,14 @@ def samek_page(tmp_path_factory) -> Path:
     with pytest.raises(NotApplicableError):
         run_training(compose_config(data + ["model=lpinn"], data_dir=root / "data", output_dir=root / "out"),
                      root / "lpinn")
+    # the OOD track: the PINN fitted afresh on the same K instances of the shifted split
+    ood = fpm.make_track_fingerprint(cfg.data, root / "data", "ood", progress=False)
+    fpm.write_track(ood, store.fingerprints_dir(board))
+    run_training(compose_config(data + pinn + fpm.track_overrides(ood), data_dir=root / "data",
+                                output_dir=root / "out"), root / "pinn_ood")
+    runs = {"pinn": [root / "pinn", root / "pinn_ood"], "lpinn": [root / "lpinn"]}
     for run in ("pinn", "lpinn"):
-        store.add_record(scoring.score_runs([root / run], store.fingerprints_dir(board), root / "data"), board)
+        store.add_record(scoring.score_runs(runs[run], store.fingerprints_dir(board), root / "data"), board)
     board_mod.build(board)
     return board / "index.html"
 
@@ -307,4 +314,13 @@ def test_same_k_table_shows_both_kinds_and_na(browser, samek_page):
     browser.eval(f"document.querySelector('#{samek[0]} th[data-key=\"nrmse\"]').click()")
     assert table_order(browser, samek[0])[-1] == "lpinn"
     assert [float(v) for v in browser.eval(values)[:-1]] == sorted(ascending, reverse=True)
+    # the track columns: the PINN's OOD error on the K (its own OOD run), — where a solver was not
+    # scored there (predictions of the official split only), N/A where it does not apply
+    ood = browser.eval(f"pdebenchBoard.columnIndex(document.getElementById('{samek[0]}'), 'ood_k')")
+    cells = browser.eval(f"Object.fromEntries(Array.from(document.querySelectorAll('#{samek[0]} tbody tr'))"
+                         f".map(r => [r.getAttribute('data-solver'), r.cells[{ood}].textContent]))")
+    record = json.loads(next(p for p in (samek_page.parent / "submissions").glob("*pinn.json")
+                             if "lpinn" not in p.name).read_text())
+    assert cells["pinn"] == fmt(record["ood"]["aggregate"]["overall"]["nrmse"]["mean"])
+    assert cells["solver-a"] == "—" and cells["lpinn"] == "N/A"
     assert browser.errors() == []
