@@ -80,3 +80,13 @@ def long_horizon_scores(pred: torch.Tensor, truth: torch.Tensor, times: Sequence
             a, b = float(have[name][:, -1].mean()), float(want[name][:, -1].mean())
             out["conserved_last_frame"][name] = {"prediction": a, "truth": b}
     return out
+
+
+def rollout_horizon_scores(pred: torch.Tensor, truth: torch.Tensor, all_times: Sequence[float], first_target_frame: int,
+                           conserved: Callable[[torch.Tensor], Mapping[str, torch.Tensor]] | None = None
+                           ) -> dict[str, Any]:
+    """:func:`long_horizon_scores` of a rollout scored from frame ``first_target_frame`` of a split whose
+    frame times are ``all_times``: the scored frames' times, from the last context frame's time."""
+    first = int(first_target_frame)
+    times = [float(t) for t in all_times[first:first + truth.shape[1]]]
+    return long_horizon_scores(pred, truth, times, float(all_times[first - 1]), conserved=conserved)

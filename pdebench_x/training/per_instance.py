@@ -190,12 +190,9 @@ def run_per_instance(cfg: DictConfig, run_dir: str | Path,
 
 
 def _horizon_scores(pred: torch.Tensor, truth: torch.Tensor, source: FieldSource, spec, family: str) -> dict[str, Any]:
-    """:func:`pdebench_x.evaluation.long_horizon.long_horizon_scores` of the K instances' scored
-    frames, from the last context frame's time, with the family's conserved quantities."""
-    from pdebench_x.evaluation.long_horizon import long_horizon_scores
+    """The long-horizon scores of the K instances' scored frames, with the family's conserved quantities."""
+    from pdebench_x.evaluation.long_horizon import rollout_horizon_scores
     from pdebench_x.pdes import get_family
-    first = int(spec.first_target_frame)
-    all_times = [float(t) for t in source.info.times]
     channels = list(spec.target_channels)
-    return long_horizon_scores(pred, truth, all_times[first:first + pred.shape[1]], all_times[first - 1],
-                               conserved=lambda f: get_family(family).conserved(f, channels))
+    return rollout_horizon_scores(pred, truth, source.info.times, spec.first_target_frame,
+                                  conserved=lambda f: get_family(family).conserved(f, channels))

@@ -121,7 +121,7 @@ def long_horizon_seed(task, fp: Mapping[str, Any], data_root: str | Path, batch_
 
     from pdebench_x.data.datamodule import WindowDataset
     from pdebench_x.data.formats import open_source
-    from pdebench_x.evaluation.long_horizon import long_horizon_scores
+    from pdebench_x.evaluation.long_horizon import rollout_horizon_scores
     from pdebench_x.pdes import get_family
 
     _check_compatible(task, fp)
@@ -138,11 +138,10 @@ def long_horizon_seed(task, fp: Mapping[str, Any], data_root: str | Path, batch_
             truths.append(y)
     pred, truth = torch.cat(preds), torch.cat(truths)
     first = int(problem.get("first_frame") or 0) + int(problem["history"])
-    times = [float(t) for t in source.info.times[first: first + truth.shape[1]]]
     channels = list(fp["test"]["target_channels"])
     family = get_family(fp["family"])
-    scores = long_horizon_scores(pred, truth, times, float(source.info.times[first - 1]),
-                                 conserved=lambda f: family.conserved(f, channels))
+    scores = rollout_horizon_scores(pred, truth, source.info.times, first,
+                                    conserved=lambda f: family.conserved(f, channels))
     return {"fingerprint": fp["id"], **scores}
 
 

@@ -185,7 +185,8 @@ def _attach_track_runs(entries: list[dict[str, Any]], on_tracks, tracks: Mapping
         if rec.get("status", "ok") != "ok":
             raise ScoringError(f"{path}: a {kind}-track run with status {rec.get('status')!r}; only finished fits "
                                "complete a record")
-        official_split(track, data_root, "test")
+        if kind not in given:  # the local track split against its fingerprint, once per track
+            official_split(track, data_root, "test")
         entry = _per_instance_entry(rec, track, path)
         if entry["seed"] not in by_seed:
             raise ScoringError(f"{path}: a {kind}-track run of fit seed {entry['seed']}, but no run of that seed on "
