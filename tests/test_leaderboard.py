@@ -32,7 +32,7 @@ from pdebench_x.leaderboard.board.tables import make_rows, rank_rows, summary_ro
 from pdebench_x.leaderboard.scoring.checkpoints import load_task
 from pdebench_x.leaderboard.scoring.predictions import score_predictions_file
 from pdebench_x.leaderboard.scoring.provenance import sha256_file
-from pdebench_x.leaderboard.scoring.records import aggregate, instances_block
+from pdebench_x.leaderboard.scoring.records import aggregate, instances_block, long_horizon_block
 from pdebench_x.leaderboard.scoring.runs import wandb_run_path
 from pdebench_x.leaderboard.schema import RecordError, dump_record, load_schema, schema_errors, validate_record
 from pdebench_x.leaderboard.statistics import mean_std
@@ -167,6 +167,27 @@ def test_edited_fingerprint_file_is_refused(env, tmp_path):
         fpm.load_fingerprint(tmp_path, fp["dataset"])
     with pytest.raises(fpm.FingerprintMissing, match="no fingerprint for dataset 'nope'"):
         fpm.load_fingerprint(tmp_path, "nope")
+
+
+
+def test_trained_horizon_is_the_official_splits_last_time_and_the_long_splits_run_10x_past_it():
+    """The horizon models are trained to, read from each shipped fingerprint's plan (nothing generated):
+    ns_small to t = 20, swe_small to t = 1, Darcy is steady; each long-horizon split ends at 10x it,
+    as its shift text says. A record whose long-horizon section names another horizon is refused."""
+    fps = store.fingerprints_dir(REPO / "leaderboard")
+    want = {"ns_small": 20.0, "swe_small": 1.0, "darcy_small": None}
+    for name, until in want.items():
+        fp = fpm.load_fingerprint(fps, name)
+        assert fpm.trained_horizon(fp) == until
+        long = fpm.load_track(fps, name, "long")
+        if until is not None:
+            assert fpm.trained_horizon(long) == 10 * until and "10x" in long["track"]["shift"]
+    record = json.loads((store.submissions_dir(REPO / "leaderboard") / "ns_small__fno.json").read_text())
+    record["long_horizon"] = {**(record.get("long_horizon") or {}), "trained_until": 20.0}
+    store.check_fingerprint(record, fps)
+    record["long_horizon"]["trained_until"] = 5.0
+    with pytest.raises(fpm.FingerprintMismatch, match="trained to t = 5, but the official ns_small split ends at t = 20"):
+        store.check_fingerprint(record, fps)
 
 
 # ------------------------------------------------------------------------------------------
@@ -932,12 +953,26 @@ def test_long_horizon_track_rolls_a_model_far_past_its_horizon(tmp_path):
     assert 0 <= scores["valid_time"] <= horizon and 0 <= scores["correlation_time"] <= horizon
     assert set(scores["conserved_last_frame"]) == {"mean_vorticity", "enstrophy"}
     assert scores["blown_up"] + scores["never_failed"] <= 3
-    # the board: the record's long-horizon section, as columns and a note above the table
+    # the record's section: the horizon the model was trained to is the official split's last time
+    # (the tiny set's t = 5), from which the board reads the error at 2x, 5x and 10x (t = 10, 25, 50)
+    trained = fpm.trained_horizon({"family": "ns", "plan": {"generator": long["plan"]["generator"] | {"n_steps": 5}}})
+    assert trained == 5.0
+    block = long_horizon_block([{"long_horizon": scores}], long, trained)
+    assert block["trained_until"] == 5.0 and block["nrmse_vs_time"] == pytest.approx(scores["nrmse_vs_time"])
+    at = {t: v for t, v in zip(scores["times"], scores["nrmse_vs_time"])}
+    # the board: the record's long-horizon section, as columns, a note above the table and a plot
     record = json.loads((REPO / "leaderboard" / "submissions" / "ns_small__fno.json").read_text())
-    record["long_horizon"] = {"shift": long["track"]["shift"], "valid_time": {"mean": 12.5},
-                              "correlation_time": {"mean": 30.25}}
-    md = render_markdown(make_rows([record]))
-    assert "Long horizon: the test trajectories run to t = 200" in md and "| 12.5 | 30.25 |" in md
+    record["long_horizon"] = {**block, "valid_time": {"mean": 12.5}, "correlation_time": {"mean": 30.25}}
+    rows = make_rows([record])
+    md = render_markdown(rows)
+    assert "Long horizon: the test trajectories run to t = 200" in md
+    assert f"| 12.5 | 30.25 | {fmt(at[10.0])} / {fmt(at[25.0])} / {fmt(at[50.0])} |" in md
+    assert "nRMSE at 2x / 5x / 10x horizon: the nRMSE (mean over seeds) at t = 2, 5 and 10 x 5," in md
+    page = render_html(rows)
+    assert 'id="plot-long-ns_small"' in page and "trained to t = 5" in page
+    # a blow-up reads as such, at every multiple from the frame it turned non-finite
+    record["long_horizon"]["nrmse_vs_time"] = [None if t >= 20.0 else v for t, v in at.items()]
+    assert f"| {fmt(at[10.0])} / blown up / blown up |" in render_markdown(make_rows([record]))
 
 
 def test_per_instance_solver_is_fitted_afresh_on_the_ood_track(env, pi, tmp_path):
@@ -1009,6 +1044,7 @@ def test_per_instance_solver_on_the_long_horizon_track(tmp_path):
     block = rec["long_horizon"]
     assert block["fingerprint"] == long["id"] and block["instances"] == {"k": 2, "indices": own["instances"]}
     assert block["valid_time"]["mean"] == pytest.approx(scores["valid_time"]) and block["times"] == scores["times"]
+    assert block["trained_until"] is None  # fitted over the long window itself: nothing lies past its horizon
     assert rec["ood"] is None  # the tiny set has no OOD track here
     # the scores are long_horizon_scores of the K fits' predictions: an identical prediction never fails
     truth = torch.rand(2, 5, 1, 4, 4) + 0.5

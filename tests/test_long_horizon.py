@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from pdebench_x.evaluation.long_horizon import long_horizon_scores
+from pdebench_x.evaluation.long_horizon import long_horizon_scores, nrmse_at_multiples
 
 TIMES = [float(t) for t in range(1, 11)]     # frames after a context ending at t = 0
 
@@ -57,3 +57,19 @@ def test_spectrum_and_conserved_quantities_at_the_last_frame():
     assert any(r is not None for r in out["spectrum_ratio_last_frame"])
     energy = out["conserved_last_frame"]["energy"]
     assert energy["prediction"] == pytest.approx(4 * energy["truth"])
+
+
+def test_error_at_multiples_of_the_trained_horizon_reads_the_curve_there():
+    """Trained to t = 1.5 with the error curve e(t) = 0.01 t on frames t = 1 .. 10: at 2x (t = 3) 0.03,
+    at 5x (t = 7.5, read at the first frame reaching it, t = 8) 0.08; 10x (t = 15) lies past the last
+    frame: not scored. A frame that blew up (None) reads as infinite, not as missing."""
+    curve = [0.01 * t for t in TIMES]
+    out = nrmse_at_multiples(TIMES, curve, 1.5)
+    assert [m for m, _ in out] == [2, 5, 10]
+    assert out[0][1] == pytest.approx(0.03) and out[1][1] == pytest.approx(0.08) and out[2][1] is None
+    # times from a grid of steps of 0.05 (float rounding must not skip the frame at exactly 2x)
+    times = [k * 0.05 for k in range(1, 201)]
+    out = nrmse_at_multiples(times, [float(k) for k in range(1, 201)], 1.0)
+    assert out == [(2, 40.0), (5, 100.0), (10, 200.0)]
+    blown = [0.1] * 7 + [None] * 3
+    assert nrmse_at_multiples(TIMES, blown, 1.0, multiples=(5, 9)) == [(5, 0.1), (9, math.inf)]

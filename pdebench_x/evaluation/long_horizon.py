@@ -11,7 +11,9 @@ the last context frame at ``start``), per sample:
 - **energy spectrum drift**: per wavenumber shell, the prediction's energy over the truth's at the
   last frame (1: no drift; mean over samples and channels);
 - **conserved quantities** (the family's, e.g. NS mean vorticity and enstrophy, SWE mass): the
-  prediction's value against the truth's own at the last frame.
+  prediction's value against the truth's own at the last frame;
+- **error at multiples of the trained horizon** (:func:`nrmse_at_multiples`): the nRMSE at
+  t = 2, 5 and 10 times the last time the model was trained on (the board's columns).
 
 A prediction that turns non-finite is never dropped: from that frame on its error is infinite,
 its correlation undefined (counted as below the threshold), and the sample counts as blown up.
@@ -28,6 +30,8 @@ from pdebench_x.evaluation.metrics import shell_energy
 
 VALID_NRMSE = 0.5
 MIN_CORRELATION = 0.8
+#: the board reads the error at t = m x the trained horizon for these m
+HORIZON_MULTIPLES = (2, 5, 10)
 
 
 def _first_failure(failed: torch.Tensor) -> torch.Tensor:
@@ -90,3 +94,21 @@ def rollout_horizon_scores(pred: torch.Tensor, truth: torch.Tensor, all_times: S
     first = int(first_target_frame)
     times = [float(t) for t in all_times[first:first + truth.shape[1]]]
     return long_horizon_scores(pred, truth, times, float(all_times[first - 1]), conserved=conserved)
+
+
+def nrmse_at_multiples(times: Sequence[float], nrmse_vs_time: Sequence[float | None], trained_until: float,
+                       multiples: Sequence[int] = HORIZON_MULTIPLES) -> list[tuple[int, float | None]]:
+    """The error curve read at t = m x ``trained_until`` for each m in ``multiples``: at the first frame
+    whose time reaches it (times count from the data's t = 0, as the trained split's do). A frame whose
+    error is None (the rollout turned non-finite) reads as infinity; a multiple past the last frame,
+    as None (not scored)."""
+    out = []
+    for m in multiples:
+        target = m * float(trained_until)
+        frame = next((i for i, t in enumerate(times) if t >= target - 1e-9 * max(abs(target), 1.0)), None)
+        if frame is None:
+            out.append((m, None))
+        else:
+            value = nrmse_vs_time[frame]
+            out.append((m, math.inf if value is None else float(value)))
+    return out

@@ -115,6 +115,14 @@ def plan_of(fp: Mapping[str, Any], root: str | Path, split: str = "test") -> Dat
                        seed=int(plan["seed"]), root=Path(root), customised=customised)
 
 
+def trained_horizon(fp: Mapping[str, Any]) -> float | None:
+    """The last time of the fingerprinted dataset's frames (t = 20 for ns_small): the horizon a model
+    trained on it was trained to, which the long-horizon split runs past. From the generator's
+    description of the plan (nothing is generated); None for a steady problem."""
+    times = generator_class(fp["family"])(**fp["plan"]["generator"]).describe().times
+    return None if times is None or len(times) < 2 else float(times[-1])
+
+
 def ensure_test_split(plan: DatasetPlan, progress: bool = True) -> Path:
     """The plan's test split file, generated if missing (only that split: scoring needs no other)."""
     path = plan.split_path("test")

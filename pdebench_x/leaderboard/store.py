@@ -9,11 +9,12 @@ exclusive creation, so an existing file is never replaced, even by a race.
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any, Mapping
 
-from pdebench_x.leaderboard.fingerprint import FingerprintMismatch, FingerprintMissing, load_fingerprint
+from pdebench_x.leaderboard.fingerprint import FingerprintMismatch, FingerprintMissing, load_fingerprint, trained_horizon
 from pdebench_x.leaderboard.checks import ARTIFACT_HASHES
 from pdebench_x.leaderboard.schema import RecordError, dump_record, load_record, validate_record
 
@@ -116,6 +117,14 @@ def check_fingerprint(record: Mapping[str, Any], fp_dir: str | Path) -> None:
     if zs and zs.get("fingerprint") != fp["id"]:
         raise FingerprintMismatch(f"the zero-shot scores of {record['solver']['name']} refer to fingerprint "
                                   f"{str(zs.get('fingerprint'))[:12]}..., not the official {fp['id'][:12]}...")
+    until = (record.get("long_horizon") or {}).get("trained_until")
+    if until is not None:
+        horizon = trained_horizon(fp)
+        if horizon is None or not math.isclose(until, horizon, rel_tol=1e-9):
+            ends = "is steady" if horizon is None else f"ends at t = {horizon:g}"
+            raise FingerprintMismatch(f"the long-horizon section of {record['solver']['name']} says the model was "
+                                      f"trained to t = {until:g}, but the official {record['dataset']['name']} split "
+                                      f"{ends}: re-score the solver with this version of score.py")
 
 
 def add_record(record: Mapping[str, Any], board_dir: str | Path) -> Path:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, Sequence
 
+from pdebench_x.evaluation.long_horizon import HORIZON_MULTIPLES
 from pdebench_x.leaderboard.board.tables import SAME_K_METRICS
 from pdebench_x.leaderboard.statistics import CONVERGENCE_RULE
 
@@ -55,6 +56,34 @@ def ood_shift(rows: Sequence[Mapping[str, Any]]) -> str | None:
 def long_shift(rows: Sequence[Mapping[str, Any]]) -> str | None:
     """How far a dataset's long-horizon split runs (from its rows' records), if it has one."""
     return next((r["long_shift"] for r in rows if r.get("long_shift")), None)
+
+
+#: The cell of a rollout that turned non-finite by then.
+BLOWN_UP = "blown up"
+
+
+def horizon_header() -> str:
+    """The column of the error at multiples of the trained horizon."""
+    return "nRMSE at " + " / ".join(f"{m}x" for m in HORIZON_MULTIPLES) + " horizon"
+
+
+def fmt_horizon(values: Sequence[tuple[int, float | None]] | None) -> str:
+    """The error at 2x / 5x / 10x the trained horizon ("0.12 / 0.4 / blown up"); N/A where the record
+    does not say what it was trained to."""
+    if not values:
+        return NA
+    return " / ".join(BLOWN_UP if v == math.inf else fmt(v) for _, v in values)
+
+
+def horizon_sort_value(values: Sequence[tuple[int, float | None]] | None) -> float | None:
+    """The column's sort key: the error at the farthest multiple scored (a blow-up sorts last)."""
+    scored = [v for _, v in values or () if v is not None]
+    return scored[-1] if scored else None
+
+
+def trained_until(rows: Sequence[Mapping[str, Any]]) -> float | None:
+    """The horizon a dataset's models were trained to (from its rows' records), if they say."""
+    return next((r["trained_until"] for r in rows if r.get("trained_until")), None)
 
 
 def fmt_speedup(value: tuple[float, bool] | None) -> str:

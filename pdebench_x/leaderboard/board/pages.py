@@ -7,6 +7,7 @@ SVG, so that it stays one self-contained file that needs no network.
 """
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
@@ -28,8 +29,11 @@ def same_k_table_id(name: str, index: int) -> str:
 
 
 def _num(x: float | None, scale: float = 1.0) -> str:
-    """A cell's sort value (``data-value``): the number's repr, '' when there is none."""
-    return "" if x is None else repr(float(x) * scale)
+    """A cell's sort value (``data-value``): the number's repr, '' when there is none ("Infinity", which
+    the page's parseFloat reads, for a blown-up rollout)."""
+    if x is None:
+        return ""
+    return "Infinity" if float(x) == math.inf else repr(float(x) * scale)
 
 
 @lru_cache(maxsize=1)
@@ -43,6 +47,7 @@ def environment() -> Environment:
         {name: getattr(formatting, name) for name in (
             "NA", "EQUATION_MARK", "UNVERIFIED", "UNVERIFIED_TITLE", "NOT_CONVERGED", "NOT_CONVERGED_TITLE",
             "BELOW_FLOOR", "BELOW_FLOOR_TITLE", "SAME_K_NOTE", "SAME_K_HEADS", "fmt", "fmt_pm", "fmt_ci", "fmt_speedup", "ood_ratio", "ood_shift", "long_shift",
+            "horizon_header", "fmt_horizon", "horizon_sort_value", "trained_until", "BLOWN_UP",
             "fmt_int", "fmt_seconds", "fmt_ms", "rank_label", "safe_url", "zero_shot_header", "same_k_caption",
             "same_k_cells", "same_k_note")},
         METRIC_COLUMNS=METRIC_COLUMNS, CONVERGENCE_RULE=CONVERGENCE_RULE, ALPHA=ALPHA,

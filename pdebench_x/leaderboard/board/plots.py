@@ -1,5 +1,6 @@
 """The board's plots, drawn by matplotlib as inline SVG: per dataset, nRMSE against parameters,
-against training cost and, for time-dependent datasets, against the rollout step.
+against training cost and, for time-dependent datasets, against the rollout step and against time
+on the long-horizon split.
 
 Each plot is one ``<svg class="plot" id="plot-<what>-<dataset>" role="img" aria-label=<title>>``
 in the page. Every plotted point also carries a ``<circle class="pt">`` with a ``<title>``
@@ -55,12 +56,31 @@ def dataset_plots(name: str, rows: Sequence[Mapping[str, Any]], colors: Mapping[
     if curves:
         plots.append(svg_plot(curves, "validation loss vs epoch (mean over seeds)", "epoch", "validation loss",
                               logy=True, lines=True, plot_id=f"plot-curve-{name}"))
+    long = [r for r in rows if r.get("long_curve")]
+    if long:
+        until = next((r["trained_until"] for r in long if r.get("trained_until")), None)
+        xlabel = "time" + (f" (trained to t = {fmt(until)})" if until else "")
+        plots.append(svg_plot([{"name": r["solver"], "color": colors[r["solver"].lower()],
+                                "points": [(t, v, 0.0) for t, v in thinned(r["long_curve"])]} for r in long],
+                              "long-horizon nRMSE vs time (mean over seeds)", xlabel, "nRMSE", logy=True,
+                              lines=True, plot_id=f"plot-long-{name}"))
     if shows_rollout(rows):
         plots.append(svg_plot([{"name": r["solver"], "color": colors[r["solver"].lower()],
                                 "points": [(t, m, s) for t, (m, s) in zip(r["steps"], r["per_step"])]}
                                for r in rows], "rollout nRMSE vs step", "frame", "nRMSE", logy=True, lines=True,
                               plot_id=f"plot-rollout-{name}"))
     return plots
+
+
+#: At most this many points of a long-horizon curve are drawn (each carries a tooltip circle).
+MAX_CURVE_POINTS = 40
+
+
+def thinned(points: Sequence[Any], most: int = MAX_CURVE_POINTS) -> list[Any]:
+    """Every k-th point, k chosen so that at most about ``most`` remain, and always the last."""
+    stride = max(1, math.ceil(len(points) / most))
+    kept = list(points[::stride])
+    return kept if not points or kept[-1] == points[-1] else kept + [points[-1]]
 
 
 def cost_plot(name: str, rows: Sequence[Mapping[str, Any]], colors: Mapping[str, str],

@@ -10,6 +10,7 @@ import math
 from collections import defaultdict
 from typing import Any, Iterable, Mapping, Sequence
 
+from pdebench_x.evaluation.long_horizon import nrmse_at_multiples
 from pdebench_x.evaluation.metrics import PRIMARY_METRIC
 from pdebench_x.leaderboard.checks import ARTIFACT_HASHES
 from pdebench_x.leaderboard.costs import break_even, speedup
@@ -70,6 +71,7 @@ def make_rows(records: Iterable[Mapping[str, Any]], error_floors: Mapping[str, M
             "valid_time": (rec["long_horizon"]["valid_time"]["mean"] if rec.get("long_horizon") else None),
             "correlation_time": (rec["long_horizon"]["correlation_time"]["mean"] if rec.get("long_horizon") else None),
             "long_shift": rec["long_horizon"]["shift"] if rec.get("long_horizon") else None,
+            **_past_the_horizon(rec.get("long_horizon")),
             "zero_shot_resolution": zs["resolution"] if zs else None,
             **_against_the_solver(rec, mean, solver_costs.get(rec["dataset"]["name"])),
             "n_parameters": rec.get("n_parameters"), "train_seconds": rec.get("train_seconds"),
@@ -79,6 +81,18 @@ def make_rows(records: Iterable[Mapping[str, Any]], error_floors: Mapping[str, M
             "per_step": [(s.get("mean"), s.get("std")) for s in agg.get("per_step", {}).get(PRIMARY_METRIC, [])],
         })
     return {name: rank_rows(rows) for name, rows in sorted(by_dataset.items())}
+
+
+def _past_the_horizon(block: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The long-horizon error curve (``long_curve``: [(time, nRMSE)], frames that blew up left out)
+    and its value at 2, 5 and 10 times the trained horizon (``horizon_nrmse``: [(multiple, nRMSE or
+    inf or None)]; None when the record does not say what it was trained to)."""
+    if not block:
+        return {"long_curve": None, "horizon_nrmse": None, "trained_until": None}
+    until = block.get("trained_until")
+    return {"long_curve": [(t, v) for t, v in zip(block["times"], block["nrmse_vs_time"]) if v is not None],
+            "horizon_nrmse": nrmse_at_multiples(block["times"], block["nrmse_vs_time"], until) if until else None,
+            "trained_until": until}
 
 
 def _against_the_solver(rec: Mapping[str, Any], mean: float | None,
