@@ -145,6 +145,12 @@ def test_train_py_path_writes_the_operator_record_structure(tmp_path, data_root)
     assert len(record["instances"]) == 2 and record["seconds_per_instance"] > 0
     assert record["metrics"]["rollout"]["overall"]["relative_l2_fno"] is not None
     assert record["dataset"]["family"] == "convection" and len(record["per_instance"]) == 2
+    # the K fits' budget, stated as an operator learner's: CPU and wall time, and the optimiser steps the
+    # config asks for (here no fit stops early), K x (Adam iterations + L-BFGS steps)
+    stages = cfg.model.fit.optimizers
+    budget = record["budget"]
+    assert budget["optimizer_steps"] == 2 * sum(int(s.iterations) for s in stages) == sum(d["iterations"] for d in record["per_instance"])
+    assert budget["cpu_seconds"] > 0 and budget["device"] == "cpu"
 
 
 def test_instances_are_model_independent_and_seeded():

@@ -177,8 +177,11 @@ def run_per_instance(cfg: DictConfig, run_dir: str | Path,
         "train_seconds": float(sum(d["seconds"] for d in details)),
         # what the K fits spent, stated as the operator learners' training budgets are
         "budget": {"cpu_seconds": float(sum(d["cpu_seconds"] for d in details)),
-                   "wall_seconds": float(sum(d["seconds"] for d in details)), "threads": torch.get_num_threads(),
-                   **device_record("cpu")},  # the solvers fit on the CPU
+                   "wall_seconds": float(sum(d["seconds"] for d in details)),
+                   # optimiser steps of the K fits together (an L-BFGS step counts once, whatever its
+                   # inner iterations); epochs do not apply to a fit
+                   "optimizer_steps": int(sum(d.get("iterations") or 0 for d in details)),
+                   "threads": torch.get_num_threads(), **device_record("cpu")},  # the solvers fit on the CPU
     }
     if spec.kind == "rollout":
         # the long-horizon scores of the K fits (a run on the long-horizon split is that track's entry)
