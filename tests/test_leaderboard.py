@@ -26,7 +26,7 @@ from pdebench_x.core.files import METRICS_FILE
 from pdebench_x.leaderboard import board as board_mod
 from pdebench_x.leaderboard import fingerprint as fpm
 from pdebench_x.leaderboard import scoring, store
-from pdebench_x.leaderboard.board.formatting import fmt
+from pdebench_x.leaderboard.board.formatting import fmt, fmt_drift
 from pdebench_x.leaderboard.board.pages import render_html, render_markdown
 from pdebench_x.leaderboard.board.tables import make_rows, rank_rows, summary_rows
 from pdebench_x.leaderboard.scoring.checkpoints import load_task
@@ -951,7 +951,7 @@ def test_long_horizon_track_rolls_a_model_far_past_its_horizon(tmp_path):
     assert len(scores["nrmse_vs_time"]) == len(scores["times"]) and scores["fingerprint"] == long["id"]
     horizon = 200.0 - (first - 1)
     assert 0 <= scores["valid_time"] <= horizon and 0 <= scores["correlation_time"] <= horizon
-    assert set(scores["conserved_last_frame"]) == {"mean_vorticity", "enstrophy"}
+    assert set(scores["conserved_last_frame"]) == {"mean_vorticity", "energy", "enstrophy"}
     assert scores["blown_up"] + scores["never_failed"] <= 3
     # the record's section: the horizon the model was trained to is the official split's last time
     # (the tiny set's t = 5), from which the board reads the error at 2x, 5x and 10x (t = 10, 25, 50)
@@ -970,9 +970,35 @@ def test_long_horizon_track_rolls_a_model_far_past_its_horizon(tmp_path):
     assert "nRMSE at 2x / 5x / 10x horizon: the nRMSE (mean over seeds) at t = 2, 5 and 10 x 5," in md
     page = render_html(rows)
     assert 'id="plot-long-ns_small"' in page and "trained to t = 5" in page
+    # the seeds' drift at the last frame (spectrum, conserved quantities) as one column
+    for seed in record["seeds"]:
+        seed["long_horizon"] = scores
+    drift = make_rows([record])["ns_small"][0]["drift"]
+    assert [name for name, _, _ in drift] == ["high-k energy", "mean vorticity", "energy", "enstrophy"]
+    assert fmt_drift(drift) in render_markdown(make_rows([record])) and "high-k energy x" in fmt_drift(drift)
     # a blow-up reads as such, at every multiple from the frame it turned non-finite
     record["long_horizon"]["nrmse_vs_time"] = [None if t >= 20.0 else v for t, v in at.items()]
     assert f"| {fmt(at[10.0])} / blown up / blown up |" in render_markdown(make_rows([record]))
+
+
+def test_drift_at_the_last_frame_on_a_hand_made_record():
+    """Upper-half spectrum ratios [2, 8] and [4, 4] (geometric means 4 and 4; the lower half is not
+    read) give high-k energy x4; enstrophy 2 and 4 against a truth of 3 and 3 gives x1; a mean
+    vorticity against a truth of 0 shows both values; a seed whose spectrum is gone reads blown up."""
+    from pdebench_x.leaderboard.board.tables import drift_at_the_end
+
+    def seed(upper, enstrophy, mean):
+        return {"long_horizon": {"spectrum_ratio_last_frame": [100.0, 0.01, *upper],
+                                 "conserved_last_frame": {"enstrophy": {"prediction": enstrophy, "truth": 3.0},
+                                                          "mean_vorticity": {"prediction": mean, "truth": 0.0}}}}
+    rec = {"seeds": [seed([2.0, 8.0], 2.0, 1e-3), seed([4.0, 4.0], 4.0, 3e-3)]}
+    drift = drift_at_the_end(rec)
+    assert drift[0][0] == "high-k energy" and drift[0][1] == pytest.approx(4.0)
+    assert drift[1:] == [("enstrophy", 3.0, 3.0), ("mean vorticity", pytest.approx(2e-3), 0.0)]
+    assert fmt_drift(drift) == "high-k energy x4; enstrophy x1; mean vorticity 0.002 (truth 0)"
+    rec["seeds"].append(seed([None, None], 1.0, 0.0))
+    assert fmt_drift(drift_at_the_end(rec)).startswith("high-k energy blown up; enstrophy x0.778;")
+    assert drift_at_the_end({"seeds": [{"long_horizon": {"valid_time": 1.0}}]}) is None  # not kept: N/A
 
 
 def test_per_instance_solver_is_fitted_afresh_on_the_ood_track(env, pi, tmp_path):
@@ -1038,7 +1064,7 @@ def test_per_instance_solver_on_the_long_horizon_track(tmp_path):
     scores = own["metrics"]["long_horizon"]
     first = 1 + 2  # first_frame + history: the scored frames start there, as the operator learners'
     assert scores["times"] == pytest.approx([float(t) for t in range(first, 201)])
-    assert len(scores["valid_time_per_sample"]) == 2 and set(scores["conserved_last_frame"]) == {"mean_vorticity", "enstrophy"}
+    assert len(scores["valid_time_per_sample"]) == 2 and set(scores["conserved_last_frame"]) == {"mean_vorticity", "energy", "enstrophy"}
     rec = scoring.score_runs(runs, fps, data)
     validate_record(json.loads(dump_record(rec)))
     block = rec["long_horizon"]

@@ -73,3 +73,19 @@ def test_error_at_multiples_of_the_trained_horizon_reads_the_curve_there():
     assert out == [(2, 40.0), (5, 100.0), (10, 200.0)]
     blown = [0.1] * 7 + [None] * 3
     assert nrmse_at_multiples(TIMES, blown, 1.0, multiples=(5, 9)) == [(5, 0.1), (9, math.inf)]
+
+
+def test_ns_conserved_quantities_against_closed_forms():
+    """NS on [0, 1)^2: w = c + sin(2 pi (x + 2 y)) has psi = sin(...) / (20 pi^2) (plus nothing for the
+    mean c), so u = (psi_y, -psi_x) has mean |u|^2 = (2 pi)^2 5 / (20 pi^2)^2 / 2: kinetic energy
+    1 / (80 pi^2); enstrophy (c^2 + 1/2) / 2; mean vorticity c."""
+    from pdebench_x.pdes import get_family
+    n, c = 32, 0.3
+    x = torch.arange(n, dtype=torch.float64) / n
+    X, Y = torch.meshgrid(x, x, indexing="ij")
+    w = (c + torch.sin(2 * math.pi * (X + 2 * Y)))[None, None, None].expand(2, 3, 1, n, n)
+    out = get_family("ns").conserved(w, ["vorticity"])
+    assert out["energy"].shape == (2, 3)
+    assert torch.allclose(out["energy"], torch.full((2, 3), 1 / (80 * math.pi ** 2), dtype=torch.float64), rtol=1e-12)
+    assert torch.allclose(out["enstrophy"], torch.full((2, 3), (c ** 2 + 0.5) / 2, dtype=torch.float64), rtol=1e-12)
+    assert torch.allclose(out["mean_vorticity"], torch.full((2, 3), c, dtype=torch.float64), rtol=1e-12)

@@ -90,6 +90,19 @@ def stream_function(w: np.ndarray, axes) -> np.ndarray:
     return np.real(np.fft.ifft2(w_hat / k2))
 
 
+def kinetic_energy(w: torch.Tensor) -> torch.Tensor:
+    """Half the mean squared velocity of the periodic flow on [0, 1)^2 with vorticity ``w`` [..., X, Y]:
+    with -Lap psi = w and u = (psi_y, -psi_x), mean |u|^2 = sum_k |w_k|^2 / (2 pi |k|)^2 over the
+    normalised Fourier coefficients w_k (k != 0), spectrally exact."""
+    nx, ny = w.shape[-2:]
+    w_hat = torch.fft.fft2(w.double()) / (nx * ny)
+    kx = torch.fft.fftfreq(nx, 1.0 / nx, dtype=torch.float64)[:, None]
+    ky = torch.fft.fftfreq(ny, 1.0 / ny, dtype=torch.float64)[None, :]
+    k2 = (2 * math.pi) ** 2 * (kx ** 2 + ky ** 2)
+    k2[0, 0] = math.inf  # the mean vorticity carries no velocity
+    return (0.5 * (w_hat.abs().square() / k2).sum(dim=(-2, -1))).to(w.dtype)
+
+
 class _NSEulerian(EulerianProblem):
     def __init__(self, inst, fit, space) -> None:
         super().__init__(inst, fit, space)
@@ -164,10 +177,12 @@ class NavierStokes(PDEFamily):
     long_horizon = {"small": ({"n_steps": 200}, "the test trajectories run to t = 200, 10x the trained t = 20")}
 
     def conserved(self, fields, channels):
-        """The forced flow is statistically steady: its mean vorticity (0: the forcing has none)
-        and enstrophy (half the mean squared vorticity) should hold their level."""
+        """The forced flow is statistically steady: its mean vorticity (0: the forcing has none),
+        kinetic energy and enstrophy (half the mean squared velocity and vorticity) should hold
+        their level."""
         w = fields[:, :, channels.index("vorticity")]
-        return {"mean_vorticity": w.mean(dim=(-2, -1)), "enstrophy": 0.5 * w.square().mean(dim=(-2, -1))}
+        return {"mean_vorticity": w.mean(dim=(-2, -1)), "energy": kinetic_energy(w),
+                "enstrophy": 0.5 * w.square().mean(dim=(-2, -1))}
 
     def equation(self, s, c):
         phase = ["mul", "mul", "2", "pi", "add", "x", "y"]  # 2 pi (x + y)

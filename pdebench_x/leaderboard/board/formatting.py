@@ -81,6 +81,24 @@ def horizon_sort_value(values: Sequence[tuple[int, float | None]] | None) -> flo
     return scored[-1] if scored else None
 
 
+def fmt_drift(drift: Sequence[tuple[str, float | None, float | None]] | None) -> str:
+    """The drift at the last long-horizon frame: "high-k energy x0.31; enstrophy x0.82; mean vorticity
+    1.2e-4 (truth 0)": a ratio to the truth where the truth is not (numerically) zero, else both values."""
+    if not drift:
+        return NA
+    parts = []
+    for name, value, truth in drift:
+        if value is None:
+            parts.append(f"{name} {BLOWN_UP}")
+        elif truth is None:
+            parts.append(f"{name} x{fmt(value)}")
+        elif abs(truth) > 1e-9 * max(abs(value), 1.0):
+            parts.append(f"{name} x{fmt(value / truth)}")
+        else:
+            parts.append(f"{name} {fmt(value)} (truth {fmt(truth)})")
+    return "; ".join(parts)
+
+
 def trained_until(rows: Sequence[Mapping[str, Any]]) -> float | None:
     """The horizon a dataset's models were trained to (from its rows' records), if they say."""
     return next((r["trained_until"] for r in rows if r.get("trained_until")), None)

@@ -47,7 +47,7 @@ def environment() -> Environment:
         {name: getattr(formatting, name) for name in (
             "NA", "EQUATION_MARK", "UNVERIFIED", "UNVERIFIED_TITLE", "NOT_CONVERGED", "NOT_CONVERGED_TITLE",
             "BELOW_FLOOR", "BELOW_FLOOR_TITLE", "SAME_K_NOTE", "SAME_K_HEADS", "fmt", "fmt_pm", "fmt_ci", "fmt_speedup", "ood_ratio", "ood_shift", "long_shift",
-            "horizon_header", "fmt_horizon", "horizon_sort_value", "trained_until", "BLOWN_UP",
+            "horizon_header", "fmt_horizon", "horizon_sort_value", "trained_until", "BLOWN_UP", "fmt_drift",
             "fmt_int", "fmt_seconds", "fmt_ms", "rank_label", "safe_url", "zero_shot_header", "same_k_caption",
             "same_k_cells", "same_k_note")},
         METRIC_COLUMNS=METRIC_COLUMNS, CONVERGENCE_RULE=CONVERGENCE_RULE, ALPHA=ALPHA,

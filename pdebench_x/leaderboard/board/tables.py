@@ -72,6 +72,7 @@ def make_rows(records: Iterable[Mapping[str, Any]], error_floors: Mapping[str, M
             "correlation_time": (rec["long_horizon"]["correlation_time"]["mean"] if rec.get("long_horizon") else None),
             "long_shift": rec["long_horizon"]["shift"] if rec.get("long_horizon") else None,
             **_past_the_horizon(rec.get("long_horizon")),
+            "drift": drift_at_the_end(rec) if rec.get("long_horizon") else None,
             "zero_shot_resolution": zs["resolution"] if zs else None,
             **_against_the_solver(rec, mean, solver_costs.get(rec["dataset"]["name"])),
             "n_parameters": rec.get("n_parameters"), "train_seconds": rec.get("train_seconds"),
@@ -93,6 +94,33 @@ def _past_the_horizon(block: Mapping[str, Any] | None) -> dict[str, Any]:
     return {"long_curve": [(t, v) for t, v in zip(block["times"], block["nrmse_vs_time"]) if v is not None],
             "horizon_nrmse": nrmse_at_multiples(block["times"], block["nrmse_vs_time"], until) if until else None,
             "trained_until": until}
+
+
+def drift_at_the_end(rec: Mapping[str, Any]) -> list[tuple[str, float | None, float | None]] | None:
+    """What drifted by the last frame of the long-horizon rollouts, over the seeds: ``("high-k energy",
+    ratio, None)``, the prediction's energy over the truth's in the upper half of the wavenumber
+    shells (geometric mean over those shells, then over seeds; 1: no drift, below: smoothed, above:
+    noise), then each conserved quantity as ``(name, prediction, truth)`` (means over seeds). None when
+    no seed kept these scores (records scored before they were kept)."""
+    scores = [s.get("long_horizon") or {} for s in rec["seeds"]]
+    if not scores or not all("spectrum_ratio_last_frame" in h for h in scores):
+        return None
+    logs = []
+    for h in scores:
+        shells = h["spectrum_ratio_last_frame"]
+        upper = [r for r in shells[len(shells) // 2:] if r is not None and r > 0]
+        if not upper:  # a rollout that is no longer finite has no spectrum
+            logs = None
+            break
+        logs.append(math.fsum(math.log(r) for r in upper) / len(upper))
+    out: list[tuple[str, float | None, float | None]] = [
+        ("high-k energy", math.exp(math.fsum(logs) / len(logs)) if logs else None, None)]
+    names = [n for n in (scores[0].get("conserved_last_frame") or {}) if all(n in (h.get("conserved_last_frame") or {}) for h in scores)]
+    for name in names:
+        values = [h["conserved_last_frame"][name] for h in scores]
+        out.append((name.replace("_", " "), math.fsum(v["prediction"] for v in values) / len(values),
+                    math.fsum(v["truth"] for v in values) / len(values)))
+    return out
 
 
 def _against_the_solver(rec: Mapping[str, Any], mean: float | None,
