@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from pdebench_x.data.build import generator_class, plan_from_config
 from pdebench_x.data.generators.base import sample_seed
 from pdebench_x.evaluation.error_floor import measure_error_floor
 from pdebench_x.leaderboard import board as board_mod
+from pdebench_x.leaderboard import store
 
 
 def _floor(family, overrides, n=2, factor=2):
@@ -84,3 +86,35 @@ def test_the_command_refuses_to_overwrite_a_floor(tmp_path, capsys):
     with pytest.raises(SystemExit, match="exists; pass --overwrite"):
         cli(argv)
     assert written.read_text() == before
+
+
+def test_a_track_split_has_its_own_floor_shown_and_flagged(tmp_path, capsys):
+    """`error-floor --track ood` measures the preset's OOD split as its board fingerprint states it and
+    writes error_floors/ood/<dataset>.json; the board shows it beside the dataset's floor and flags an
+    OOD nRMSE below it. Without the track's fingerprint the command says how to make it."""
+    import json
+    from pathlib import Path
+    board, data = tmp_path / "board", tmp_path / "data"
+    common = ["data=darcy", "data.generator.resolution=16", "data.sizes.test=2", "--board", str(board),
+              "--data-root", str(data)]
+    assert cli(["error-floor", *common, "--samples", "1", "--track", "ood"]) == 2
+    assert re.search(r"no ood split on this board .*make it first with `pdebench-x fingerprint data=darcy .*--track ood`",
+                     capsys.readouterr().err)
+    assert cli(["fingerprint", *common, "--track", "ood"]) == 0
+    assert cli(["error-floor", *common, "--samples", "1", "--track", "ood"]) == 0
+    name = next((board / "fingerprints" / "ood").glob("*.json")).stem
+    floor = json.loads((board / "error_floors" / "ood" / f"{name}.json").read_text())
+    assert floor["track"]["kind"] == "ood" and floor["track"]["of"] == name and floor["nrmse"] > 0
+    # the settings it measured are the OOD split's (the preset with the track's generator overrides)
+    track = json.loads((board / "fingerprints" / "ood" / f"{name}.json").read_text())
+    assert floor["dataset"] == track["dataset"] != name
+    assert store.load_error_floors(board)[f"ood/{name}"] == floor
+    # on the board: the shipped darcy record given an OOD score below and above a made-up OOD floor
+    record = json.loads((Path(__file__).parents[1] / "leaderboard/submissions/darcy_small__fno.json").read_text())
+    record["ood"] = {"shift": "made-up shift", "aggregate": {"overall": {"nrmse": {"mean": 0.1, "std": 0.0}}}}
+    floors = {"ood/darcy_small": {"nrmse": 0.2, "method": "made-up OOD method"}}
+    md, page = board_mod.render([record], floors)
+    assert "Out-of-distribution split's error floor: nRMSE 0.2 (made-up OOD method)." in md
+    assert "**OOD below the error floor**: " in md and ">OOD below the error floor</span>: " in page
+    md, _ = board_mod.render([record], {"ood/darcy_small": {"nrmse": 0.05, "method": "m"}})
+    assert "**OOD below the error floor**: " not in md

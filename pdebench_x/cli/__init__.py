@@ -9,7 +9,7 @@
     pdebench-x board check <record.json> [<record.json> ...]      # a pull request's checks, run locally
     pdebench-x fingerprint data=ns [data.preset=benchmark] [data.sizes.test=50] [--samples N] [--overwrite]
     pdebench-x fingerprint data=swe --track ood|long              # the out-of-distribution / long-horizon split
-    pdebench-x error-floor data=swe [data.preset=small] [--samples 4] [--factor 2] [--overwrite]
+    pdebench-x error-floor data=swe [data.preset=small] [--samples 4] [--factor 2] [--track ood|long] [--overwrite]
     pdebench-x solver-cost data=ns [data.preset=small] [--samples 4] [--factors 2 4 8] [--repeats 3] [--overwrite]
 
 Arguments are ``key=value`` tokens (configuration in Hydra's override syntax, lists as
@@ -82,6 +82,8 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--samples", type=int, default=4, help="first N test samples solved again (default 4)")
     e.add_argument("--factor", type=int, default=2, help="how much finer the reference grid is (default 2)")
     e.add_argument("--overwrite", action="store_true", help="replace a shipped error floor")
+    e.add_argument("--track", choices=["ood", "long"], help="measure the preset's out-of-distribution (ood) or "
+                                                          "long-horizon (long) test split instead (its shipped fingerprint)")
     common(e)
     e.set_defaults(func=cmd_error_floor)
 

@@ -127,18 +127,31 @@ def _check(paths: list[str], board: Path, data_root: Path) -> int:
 
 def _measure_split(args, folder: str, measure) -> tuple[dict, Path]:
     """Compose the data config, measure its test split with ``measure(plan, problem)`` and write the
-    result to <board>/<folder>/<dataset>.json (an existing file only with --overwrite)."""
+    result to <board>/<folder>/<dataset>.json (an existing file only with --overwrite). With
+    ``--track``, the preset's track split as its shipped fingerprint states it, written to
+    <board>/<folder>/<track>/<dataset>.json."""
     import json
 
     from omegaconf import OmegaConf
 
     from pdebench_x.data.build import plan_from_config
+    from pdebench_x.leaderboard import fingerprint, store
     data = OmegaConf.to_container(compose_data(args.overrides).data, resolve=True)
-    plan = plan_from_config(data, _data_root(args))
+    plan, problem = plan_from_config(data, _data_root(args)), data["problem"]
     target = _board(args) / folder / f"{plan.name}.json"
+    track = getattr(args, "track", None)
+    if track:
+        track_fp = fingerprint.load_track(store.fingerprints_dir(_board(args)), plan.name, track)
+        if track_fp is None:
+            raise CLIError(f"{plan.name} has no {track} split on this board (no fingerprints/{track}/{plan.name}.json): "
+                           f"make it first with `pdebench-x fingerprint {' '.join(args.overrides)} --track {track}`")
+        target = _board(args) / folder / track / f"{plan.name}.json"
+        plan, problem = fingerprint.plan_of(track_fp, _data_root(args)), track_fp["problem"]
     if target.exists() and not args.overwrite:
         raise SystemExit(f"{target} exists; pass --overwrite to measure it again (e.g. after a generator change)")
-    result = measure(plan, data["problem"])
+    result = measure(plan, problem)
+    if track:
+        result["track"] = {"kind": track, "of": target.stem, "shift": track_fp["track"]["shift"]}
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(result, indent=1) + "\n")
     return result, target

@@ -36,8 +36,13 @@ def error_floors_dir(board_dir: str | Path) -> Path:
 
 
 def load_error_floors(board_dir: str | Path) -> dict[str, dict[str, Any]]:
-    """dataset name -> its error floor (``pdebench-x error-floor``; evaluation/error_floor.py)."""
-    return _load_measurements(error_floors_dir(board_dir))
+    """dataset name -> its error floor (``pdebench-x error-floor``; evaluation/error_floor.py), and
+    "<track>/<dataset name>" -> the floor of that dataset's track split (``--track ood|long``)."""
+    floors = _load_measurements(error_floors_dir(board_dir))
+    for track in ("ood", "long"):
+        floors.update({f"{track}/{name}": floor
+                       for name, floor in _load_measurements(error_floors_dir(board_dir) / track).items()})
+    return floors
 
 
 def solver_costs_dir(board_dir: str | Path) -> Path:

@@ -128,6 +128,8 @@ UNVERIFIED = "unverified"
 UNVERIFIED_TITLE = "no checkpoint or predictions file linked: nothing to re-score with --verify"
 BELOW_FLOOR = "below the error floor"
 BELOW_FLOOR_TITLE = "the mean nRMSE is below the nRMSE of the data's own truth against a finer solve"
+BELOW_OOD_FLOOR = "OOD below the error floor"
+BELOW_OOD_FLOOR_TITLE = "the OOD nRMSE is below the nRMSE of the OOD split's own truth against a finer solve"
 NOT_CONVERGED = "not converged"
 NOT_CONVERGED_TITLE = f"by the board's rule, for seed(s) named: {CONVERGENCE_RULE}"
 

@@ -46,7 +46,7 @@ def environment() -> Environment:
     env.globals.update(
         {name: getattr(formatting, name) for name in (
             "NA", "EQUATION_MARK", "UNVERIFIED", "UNVERIFIED_TITLE", "NOT_CONVERGED", "NOT_CONVERGED_TITLE",
-            "BELOW_FLOOR", "BELOW_FLOOR_TITLE", "SAME_K_NOTE", "SAME_K_HEADS", "fmt", "fmt_pm", "fmt_ci", "fmt_speedup", "ood_ratio", "ood_shift", "long_shift",
+            "BELOW_FLOOR", "BELOW_FLOOR_TITLE", "BELOW_OOD_FLOOR", "BELOW_OOD_FLOOR_TITLE", "SAME_K_NOTE", "SAME_K_HEADS", "fmt", "fmt_pm", "fmt_ci", "fmt_speedup", "ood_ratio", "ood_shift", "long_shift",
             "horizon_header", "fmt_horizon", "horizon_sort_value", "trained_until", "BLOWN_UP", "fmt_drift",
             "fmt_int", "fmt_seconds", "fmt_ms", "rank_label", "safe_url", "zero_shot_header", "same_k_caption",
             "same_k_cells", "same_k_note")},
@@ -59,6 +59,10 @@ def _static(name: str) -> str:
     return (files("pdebench_x.leaderboard") / "static" / name).read_text()
 
 
+#: the track splits' error floors, as the board names them
+TRACK_FLOOR_LABELS = (("ood", "Out-of-distribution split"), ("long", "Long-horizon split, over the whole window"))
+
+
 def _sections(tables: Mapping[str, list[dict[str, Any]]], same_k: Mapping[str, list[dict[str, Any]]],
               error_floors: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
     """One section per dataset with a ranked table or a same-K group, in name order."""
@@ -66,7 +70,9 @@ def _sections(tables: Mapping[str, list[dict[str, Any]]], same_k: Mapping[str, l
     for name in sorted(set(tables) | set(same_k)):
         rows, groups = tables.get(name) or [], same_k.get(name, [])
         title = formatting.dataset_title(rows or [r for g in groups for r in g["rows"]], name)
-        out.append({"name": name, "title": title, "rows": rows, "groups": groups, "floor": error_floors.get(name)})
+        out.append({"name": name, "title": title, "rows": rows, "groups": groups, "floor": error_floors.get(name),
+                    "track_floors": [(label, error_floors[f"{track}/{name}"]) for track, label in TRACK_FLOOR_LABELS
+                                     if f"{track}/{name}" in error_floors]})
     return out
 
 

@@ -57,7 +57,7 @@ def make_rows(records: Iterable[Mapping[str, Any]], error_floors: Mapping[str, M
             "paper": rec["solver"].get("paper"), "code": rec["solver"].get("code"),
             "given_equation": given_equation(rec), "dataset": rec["dataset"], "setting": rec["setting"], "source": rec["source"],
             "unverified": unverified(rec), "not_converged": not_converged_seeds(rec),
-            "below_floor": mean is not None and rec["dataset"]["name"] in floors and mean < floors[rec["dataset"]["name"]],
+            "below_floor": _below(mean, floors.get(rec["dataset"]["name"])),
             "curves": [(s.get("seed"), curve) for s in rec["seeds"] if (curve := monitored_curve(s))],
             "mean": mean, "std": std or 0.0,
             # each test sample's error averaged over the seeds (the unit of the paired tests), and
@@ -67,6 +67,8 @@ def make_rows(records: Iterable[Mapping[str, Any]], error_floors: Mapping[str, M
             "metrics": {k: _stat(agg, k) for k, _ in METRIC_COLUMNS},
             "zero_shot": _stat(zs["aggregate"], PRIMARY_METRIC) if zs else None,
             "ood": _stat(rec["ood"]["aggregate"], PRIMARY_METRIC) if rec.get("ood") else None,
+            "ood_below_floor": _below(_stat(rec["ood"]["aggregate"], PRIMARY_METRIC)[0] if rec.get("ood") else None,
+                                      floors.get(f"ood/{rec['dataset']['name']}")),
             "ood_shift": rec["ood"]["shift"] if rec.get("ood") else None,
             "valid_time": (rec["long_horizon"]["valid_time"]["mean"] if rec.get("long_horizon") else None),
             "correlation_time": (rec["long_horizon"]["correlation_time"]["mean"] if rec.get("long_horizon") else None),
@@ -82,6 +84,11 @@ def make_rows(records: Iterable[Mapping[str, Any]], error_floors: Mapping[str, M
             "per_step": [(s.get("mean"), s.get("std")) for s in agg.get("per_step", {}).get(PRIMARY_METRIC, [])],
         })
     return {name: rank_rows(rows) for name, rows in sorted(by_dataset.items())}
+
+
+def _below(error: float | None, floor: float | None) -> bool:
+    """Whether an error lies below its split's error floor (False where either is unknown)."""
+    return error is not None and floor is not None and error < floor
 
 
 def _past_the_horizon(block: Mapping[str, Any] | None) -> dict[str, Any]:
