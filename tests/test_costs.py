@@ -49,3 +49,28 @@ def test_the_board_shows_them(tmp_path):
     md, page = board_mod.render([record], None, {"darcy_small": curve})
     assert "| speed-up vs solver | break-even solves |" in md and 'id="plot-solver-darcy_small"' in page
     assert "x |" in md.split("## darcy_small")[1]                  # a speed-up figure in the row
+
+
+def test_per_instance_fits_join_the_cost_plot():
+    """A per-instance solver's record (its K fits: 8 CPU s together) is a point at 8 / K CPU seconds per
+    instance on the dataset's cost plot, named with its K; without a CPU budget it is left out."""
+    import json
+    import re
+    from pathlib import Path
+    from pdebench_x.leaderboard import board as board_mod
+    shipped = Path(__file__).parents[1] / "leaderboard/submissions"
+    operator = json.loads((shipped / "darcy_small__fno.json").read_text())
+    fit = json.loads((shipped / "darcy_small__pinn.json").read_text())
+    operator["inference_cpu_seconds_per_sample"] = 1e-4
+    k = fit["instances"]["k"]
+    fit["seeds"][0]["budget"] = {"cpu_seconds": 8.0}
+    _, page = board_mod.render([operator, fit], None, {"darcy_small": CURVE})
+    plot = re.search(r'<svg[^>]*id="plot-solver-darcy_small".*?</svg>', page, re.S).group(0)
+    from pdebench_x.leaderboard.board.formatting import fmt
+    mean = fit["instances"]["aggregate"]["overall"]["nrmse"]["mean"]
+    # its tooltip: "name: nRMSE ± 0 at CPU seconds per instance"
+    assert f"{fit['solver']['name']} (K = {k}, fit + prediction): {fmt(mean)} ± 0 at {fmt(8.0 / k)}" in plot
+    fit["seeds"][0]["budget"] = None
+    _, page = board_mod.render([operator, fit], None, {"darcy_small": CURVE})
+    plot = re.search(r'<svg[^>]*id="plot-solver-darcy_small".*?</svg>', page, re.S).group(0)
+    assert "fit + prediction" not in plot

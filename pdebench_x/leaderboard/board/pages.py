@@ -93,12 +93,16 @@ def render_html(tables: Mapping[str, list[dict[str, Any]]],
                 error_floors: Mapping[str, Mapping[str, Any]] | None = None,
                 solver_costs: Mapping[str, Mapping[str, Any]] | None = None) -> str:
     context = _context(tables, same_k, error_floors)
-    names = sorted({r["solver"].lower(): r["solver"] for rows in tables.values() for r in rows})
+    names = sorted({r["solver"].lower() for rows in tables.values() for r in rows}
+                   | {r["solver"].lower() for groups in (same_k or {}).values() for g in groups for r in g["rows"]})
     colors = {n: plots.PALETTE[i % len(plots.PALETTE)] for i, n in enumerate(names)}
     for section in context["sections"]:
         if section["rows"]:
+            # the per-instance solvers' fits join the cost plot (their error on the K instances)
+            fits = [dict(r, k=g["k"]) for g in section["groups"] for r in g["rows"]
+                    if r["kind"] == "per_instance" and r.get("cpu_seconds_per_instance") and r["mean"] is not None]
             section["plots"] = [Markup(svg) for svg in plots.dataset_plots(
-                section["name"], section["rows"], colors, (solver_costs or {}).get(section["name"]))]
+                section["name"], section["rows"], colors, (solver_costs or {}).get(section["name"]), fits)]
             section["rollout"] = plots.shows_rollout(section["rows"])
     return environment().get_template("index.html.j2").render(context, css=_static("board.css"),
                                                               js=_static("board.js"))

@@ -38,9 +38,11 @@ def shows_rollout(rows: Sequence[Mapping[str, Any]]) -> bool:
 
 
 def dataset_plots(name: str, rows: Sequence[Mapping[str, Any]], colors: Mapping[str, str],
-                  solver_cost: Mapping[str, Any] | None = None) -> list[str]:
+                  solver_cost: Mapping[str, Any] | None = None,
+                  fits: Sequence[Mapping[str, Any]] = ()) -> list[str]:
     """The SVG plots of one dataset's ranked rows; ``colors``: lower-case solver name -> colour;
-    ``solver_cost``: the numerical solver's accuracy-cost curve, for the error-vs-cost plot."""
+    ``solver_cost``: the numerical solver's accuracy-cost curve, for the error-vs-cost plot, where
+    the per-instance solvers' same-K rows ``fits`` (with their ``k``) join the models."""
     def series(xkey):
         return [{"name": r["solver"], "color": colors[r["solver"].lower()],
                  "points": [(r[xkey], r["mean"], r["std"])]} for r in rows]
@@ -50,7 +52,7 @@ def dataset_plots(name: str, rows: Sequence[Mapping[str, Any]], colors: Mapping[
              svg_plot(series("train_seconds"), "nRMSE vs training cost", "training seconds", "nRMSE",
                       logx=True, logy=True, plot_id=f"plot-cost-{name}")]
     if solver_cost:
-        plots.append(cost_plot(name, rows, colors, solver_cost))
+        plots.append(cost_plot(name, rows, colors, solver_cost, fits))
     curves = [{"name": r["solver"], "color": colors[r["solver"].lower()], "points": mean_curve(r["curves"])}
               for r in rows if r.get("curves")]
     if curves:
@@ -84,15 +86,18 @@ def thinned(points: Sequence[Any], most: int = MAX_CURVE_POINTS) -> list[Any]:
 
 
 def cost_plot(name: str, rows: Sequence[Mapping[str, Any]], colors: Mapping[str, str],
-              solver_cost: Mapping[str, Any]) -> str:
+              solver_cost: Mapping[str, Any], fits: Sequence[Mapping[str, Any]] = ()) -> str:
     """nRMSE against process CPU seconds per sample: the numerical solver on its coarser grids (a
-    line) and each learned solver's inference (a point), timed the same way."""
+    line), each operator learner's inference and each per-instance solver's fit + prediction (a
+    point; its nRMSE is over its K instances, said in its legend), timed the same way."""
     coarse = sorted((p for p in solver_cost["points"] if p["factor"] > 1 and p["nrmse"] > 0),
                     key=lambda p: p["cpu_seconds_per_sample"])
     series = [{"name": "numerical solver (coarser grids)", "color": "#000000", "lines": True,
                "points": [(p["cpu_seconds_per_sample"], p["nrmse"], 0.0) for p in coarse]}]
     series += [{"name": r["solver"], "color": colors[r["solver"].lower()],
                 "points": [(r["inference_cpu"], r["mean"], r["std"])]} for r in rows if r.get("inference_cpu")]
+    series += [{"name": f"{r['solver']} (K = {r['k']}, fit + prediction)", "color": colors[r["solver"].lower()],
+                "points": [(r["cpu_seconds_per_instance"], r["mean"], 0.0)]} for r in fits]
     return svg_plot(series, "nRMSE vs CPU time per sample: models and the solver", "CPU seconds per sample",
                     "nRMSE", logx=True, logy=True, plot_id=f"plot-solver-{name}")
 

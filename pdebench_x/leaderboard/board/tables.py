@@ -212,6 +212,16 @@ def _track_on_k(rec: Mapping[str, Any], indices: Sequence[int]) -> dict[str, flo
     return out
 
 
+def _fit_cpu_per_instance(rec: Mapping[str, Any]) -> float | None:
+    """A per-instance record's process CPU seconds per instance: each fit seed's budget (its K fits
+    together) over K, averaged over the fit seeds; None without budgets."""
+    k = int((rec.get("instances") or {}).get("k") or 0)
+    cpu = [(s.get("budget") or {}).get("cpu_seconds") for s in rec["seeds"]]
+    if not k or not cpu or None in cpu:
+        return None
+    return math.fsum(cpu) / len(cpu) / k
+
+
 def _same_k_row(rec: Mapping[str, Any], indices: Sequence[int] = ()) -> dict[str, Any]:
     block = rec.get("instances") or {}
     agg = block.get("aggregate")
@@ -235,6 +245,8 @@ def _same_k_row(rec: Mapping[str, Any], indices: Sequence[int] = ()) -> dict[str
         "seconds_per_instance": (block.get("seconds_per_instance") if per_instance
                                  else rec.get("inference_seconds_per_sample")) if applicable else None,
         "train_seconds": rec.get("train_seconds") if applicable else None,
+        # process CPU seconds of one fit + prediction (per-instance solvers), as the solver's cost curve is timed
+        "cpu_seconds_per_instance": _fit_cpu_per_instance(rec) if per_instance and applicable else None,
         "n_seeds": len(rec["seeds"]),
         **_track_on_k(rec, indices),
     }
