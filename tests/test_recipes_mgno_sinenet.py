@@ -317,6 +317,25 @@ def _network(cfg, **shape):
         return instantiate(OmegaConf.to_container(cfg.model.net, resolve=True), **{**_shape(cfg), **shape})
 
 
+#: A per-instance solver's network depends on its problem: its parameter count is read on the paper's
+#: problem (a periodic 1D transport for LPINN, a steady 2D square for PIG's Helmholtz).
+PER_INSTANCE_PROBLEMS = {"parameters@convection1d": "lpinn", "parameters@steady2d": "pig"}
+
+
+def _per_instance_parameters(cfg, key: str) -> int:
+    """The parameters of the solver ``cfg`` builds for the problem ``key`` names (no fitting)."""
+    from pdebench_x.pdes.instance import Axis, PDEInstance
+    from pdebench_x.training.per_instance import build_solver
+    solver = build_solver(cfg)
+    if key == "parameters@steady2d":
+        return count_parameters(solver.make_field([Axis("x", -1.0, 1.0), Axis("y", -1.0, 1.0)], 1))
+    x = np.linspace(0.0, 2 * math.pi, 65)[:-1]
+    solver.setup(PDEInstance(family="convection", index=0, kind="rollout", channels=["u"],
+                             initial={"u": np.sin(x)[:, None]}, scalars={"speed": 50.0, "viscosity": 0.0},
+                             x=x, y=np.zeros(1), bc_type="periodic", t0=0.0, times=np.linspace(0, 1, 11)[1:]))
+    return solver.n_parameters
+
+
 def lookup(cfg, key: str) -> Any:
     if key.startswith("dataset."):
         plan = plan_from_config(cfg.data, "/nonexistent")
@@ -335,6 +354,8 @@ def lookup(cfg, key: str) -> Any:
         return getattr(_network(cfg), key.split(".", 1)[1])
     if key == "parameters":
         return count_parameters(_network(cfg))
+    if key in PER_INSTANCE_PROBLEMS:
+        return _per_instance_parameters(cfg, key)
     if key.startswith("parameters@"):
         steps, channels = (int(v) for v in key.split("@")[1].split("x"))
         return count_parameters(_network(cfg, in_steps=steps, in_channels=channels, out_channels=channels))
@@ -365,7 +386,8 @@ def settings_needing_a_row(cfg) -> list[str]:
     settings, batch, epochs, family, parameter count, and a rollout's history and future."""
     model = OmegaConf.to_container(cfg.model, resolve=True)
     if model["kind"] == "per_instance":
-        return _leaves(model["net"], "model.net") + _leaves(model["fit"], "model.fit") + ["data.family"]
+        count = [k for k, name in PER_INSTANCE_PROBLEMS.items() if name == model["name"]]
+        return _leaves(model["net"], "model.net") + _leaves(model["fit"], "model.fit") + ["data.family", *count]
     needed = _leaves(model["net"], "model.net") + _leaves(model["recipe"], "model.recipe")
     needed += ["data.batch_size", "trainer.max_epochs", "data.family", "parameters"]
     if cfg.data.problem.kind == "rollout":

@@ -157,6 +157,12 @@ def _lpinn(data: list) -> list:
         restated("model.fit.initial_points", 1024, "none (1D)", "code/LPINN.py:84-92", "our 2D extension's points"),
         restated("model.fit.chunk_size", 8192, "none", f"{NET}:297-337", "memory bound of our 2D loss; 1D: full batch"),
         same("model.fit.seed", 0, f"{ARG}:37 (SEED)"),
+        kept("parameters@convection1d", 13_252, 20_651,
+             f"{NET}:44-67 (registered layers, all counted by torch), {NET}:96-135 (the forward uses 5,351: input, "
+             "hidden1, hidden2, output)",
+             "the paper's two independent branches (u: 5 hidden layers of 50, x: 2); the released code's x-branch "
+             "reuses the u-branch's input, first hidden and output layers, its u-branch applies hidden2 three times, "
+             "and hidden3-5 and three more layers are never used (see models/lpinn.py)"),
         restated("model.fit.log_every", 0, "every 10%", f"{NET}:340", "logging only"),
         *data,
     ]
@@ -195,6 +201,8 @@ PIG_TABLE = [
     same("model.net.channels", 4, f"{HELM} (--mlp-dim 4)"),
     same("model.net.hidden", 16, f"{HELM} (--hidden-dim 16, --num-layers 2)"),
     same("model.net.sigma_init", 0.1, f"{HELM} (--sigma-init 0.1), Helmholtz2d/network.py:37-38"),
+    same("parameters@steady2d", 16_097, "Helmholtz2d/network.py:29-38 (in_dim 2: mu_t, mu_x, weight, sigma_t, "
+         f"sigma_x, each 4 x 800), 99-113 (4 -> 16 -> tanh -> 1: {HELM}, --num-layers 2 --out-dim 1)"),
     restated("model.net.max_elements", 2_097_152, "all points at once", "Helmholtz2d/pig.py:129-134",
              "our memory bound: the same values, evaluated in chunks"),
     restated("model.fit.instances", None, "one problem per run", "Helmholtz2d/main.py:132-142",
