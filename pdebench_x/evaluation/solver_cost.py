@@ -2,7 +2,8 @@
 
 The generator solves the first ``n_samples`` test samples on its stored grid (the truth itself,
 timed) and on grids ``factor`` times coarser (:meth:`~pdebench_x.data.generators.base.Generator.coarser_solve`,
-brought back to the stored grid), each timed in process CPU seconds per sample in this process
+brought back to the stored grid; the time steps grow with the cells, as both the NS and the SWE
+solvers take CFL-limited steps, and Darcy's is steady), each timed in process CPU seconds per sample in this process
 (its torch threads stated), each compared with the truth by the board's per-sample nRMSE. A
 learned solver's (CPU time per sample, nRMSE) point belongs on the same axes: where it lies below
 the curve it is cheaper than the solver at equal accuracy.
