@@ -677,6 +677,52 @@ def test_scorer_measures_a_1d_domain_by_its_length(tmp_path, monkeypatch):
     assert areas and areas == pytest.approx([2 * np.pi] * len(areas))
 
 
+def test_predictions_files_carry_the_track_splits_too(tmp_path):
+    """A solver from another framework scores the tracks from its files' optional groups: OOD
+    predictions 1.1 x the OOD truth give an OOD nRMSE of 0.1; long-horizon predictions equal to the
+    truth until t = 50 and non-finite after it are scored frame by frame and counted as blown up (not
+    refused, unlike the test split); the record states the trained horizon (the tiny set's t = 5).
+    A group given for some seeds only, or for a track the board lacks, is refused with the reason."""
+    data, fps = tmp_path / "data", tmp_path / "fps"
+    cfg = compose_cfg(NS_TINY, data)
+    fp = fpm.make_fingerprint(cfg.data, data, zero_shot=False, progress=False, measure_samples=1)
+    fpm.write_fingerprint(fp, fps)
+    ood = fpm.make_track_fingerprint(cfg.data, data, "ood", progress=False)
+    long = fpm.make_track_fingerprint(cfg.data, data, "long", progress=False)
+    first = 1 + 2                                                          # first_frame + history
+
+    def truth(split_fp):
+        with h5py.File(fpm.plan_of(split_fp, data).split_path("test"), "r") as f:
+            return f["t0_fields/vorticity"][()].astype(np.float64)[:, first:]
+
+    test, ood_truth, long_truth = truth(fp), truth(ood), truth(long)
+    times = np.arange(first, 201, dtype=float)
+    blown = np.where((times > 50.0)[None, :, None, None], np.nan, long_truth)
+    files = [scoring.write_predictions(tmp_path / f"p{s}.h5", fp["dataset"], "tracks", s,
+                                       {"vorticity": test * (1 + 0.01 * s)}, ood={"vorticity": ood_truth * 1.1},
+                                       long={"vorticity": blown})
+             for s in range(3)]
+    with pytest.raises(scoring.ScoringError, match="/ood_predictions is given, but the board has no ood split"):
+        scoring.score_predictions(files, fps, data)
+    fpm.write_track(ood, fps)
+    fpm.write_track(long, fps)
+    rec = scoring.score_predictions(files, fps, data)
+    validate_record(json.loads(dump_record(rec)))
+    assert rec["ood"]["fingerprint"] == ood["id"]
+    assert rec["ood"]["aggregate"]["overall"]["nrmse"]["mean"] == pytest.approx(0.1, rel=1e-4)
+    block = rec["long_horizon"]
+    assert block["fingerprint"] == long["id"] and block["trained_until"] == 5.0 and block["times"] == times.tolist()
+    assert block["blown_up"] == 3 * 3                                      # every sample of every seed
+    assert block["valid_time"]["mean"] == pytest.approx(51.0 - 2.0)        # from t = 2 until t = 51
+    curve = block["nrmse_vs_time"]
+    assert max(curve[: int(50 - first) + 1]) < 1e-6 and curve[-1] is None
+    # one seed without the long-horizon group: refused, nothing scored half
+    files[2] = scoring.write_predictions(tmp_path / "p2.h5", fp["dataset"], "tracks", 2,
+                                         {"vorticity": test * 1.02}, ood={"vorticity": ood_truth * 1.1})
+    with pytest.raises(scoring.ScoringError, match=r"/long_predictions is in .* but not in every file"):
+        scoring.score_predictions(files, fps, data)
+
+
 def test_1d_predictions_file_gets_a_nonzero_frmse(tmp_path, monkeypatch):
     rec, _ = _scored_1d_predictions(tmp_path, monkeypatch)
     assert (rec["aggregate"]["overall"]["frmse_low"]["mean"] or 0) > 0

@@ -18,7 +18,7 @@ import h5py
 import numpy as np
 
 from pdebench_x.core.grid import domain_measure
-from pdebench_x.leaderboard.fingerprint import load_fingerprint, official_split
+from pdebench_x.leaderboard.fingerprint import load_fingerprint, load_track, official_split
 from pdebench_x.leaderboard.scoring.errors import ScoringError
 from pdebench_x.leaderboard.scoring.provenance import sha256_file
 from pdebench_x.leaderboard.scoring.records import build_record, instances_block, require_seeds, seed_instances
@@ -41,7 +41,15 @@ HDF5 file, one per training seed:
                            physical units; N = test samples, T = scored frames (1 for steady
                            problems; for rollouts every frame after the context frames)
   /sample_index            int [N]: the test-split index of each row, which must be 0..N-1
+  optional, where the board has the dataset's track splits (leaderboard/fingerprints/<track>/):
+  /ood_predictions/<channel>   the same layout on the out-of-distribution test split
+  /long_predictions/<channel>  the same layout on the long-horizon test split: every frame after the
+                               context frames, rolled out to its end (a rollout that turns
+                               non-finite there is scored as blown up, not refused)
 """
+
+#: The optional groups of a predictions file that hold a track split's predictions, by track.
+TRACK_GROUPS = {"ood": "ood_predictions", "long": "long_predictions"}
 
 
 #: The dtypes a predictions array may have: real floating point (scored in float64).
@@ -68,8 +76,10 @@ def _attr(f: h5py.File, name: str, default=None):
 
 
 def write_predictions(path: str | Path, dataset: str, solver: str, seed: int, predictions: Mapping[str, np.ndarray],
+                      ood: Mapping[str, np.ndarray] | None = None, long: Mapping[str, np.ndarray] | None = None,
                       **attrs: Any) -> Path:
-    """Write a predictions file in the layout :data:`PREDICTIONS_LAYOUT` describes."""
+    """Write a predictions file in the layout :data:`PREDICTIONS_LAYOUT` describes (``ood``, ``long``:
+    the optional predictions of the track splits, {channel: [N, T, X, Y]})."""
     path = Path(path)
     n = {np.asarray(v).shape[0] for v in predictions.values()}
     if len(n) != 1:
@@ -77,9 +87,10 @@ def write_predictions(path: str | Path, dataset: str, solver: str, seed: int, pr
     with h5py.File(path, "w") as f:
         f.attrs.update({"dataset": dataset, "solver": solver, "seed": int(seed),
                         **{k: v for k, v in attrs.items() if v is not None}})
-        g = f.create_group("predictions")
-        for name, arr in predictions.items():
-            g.create_dataset(name, data=np.asarray(arr))
+        for group, arrays in (("predictions", predictions), (TRACK_GROUPS["ood"], ood), (TRACK_GROUPS["long"], long)):
+            g = f.create_group(group) if arrays else None
+            for name, arr in (arrays or {}).items():
+                g.create_dataset(name, data=np.asarray(arr))
         f.create_dataset("sample_index", data=np.arange(n.pop()))
     return path
 
@@ -140,16 +151,17 @@ def _open_predictions(path: Path) -> h5py.File:
 
 
 def check_prediction_dtypes(path: str | Path) -> None:
-    """Refuse (ScoringError, one line) a file whose /predictions arrays are not real floating point."""
+    """Refuse (ScoringError, one line) a file whose /predictions (or track) arrays are not real floating point."""
     path = Path(path)
     with _open_predictions(path) as f:
-        group = f.get("predictions")
-        for name in sorted(group.keys()) if isinstance(group, h5py.Group) else []:
-            if not isinstance(group[name], h5py.Dataset):
-                raise ScoringError(f"{path}: /predictions/{name} is a group, not an array of predictions")
-            problem = _dtype_problem(f"{path}: /predictions/{name}", group[name].dtype)
-            if problem:
-                raise ScoringError(problem)
+        for label in ("predictions", *TRACK_GROUPS.values()):
+            group = f.get(label)
+            for name in sorted(group.keys()) if isinstance(group, h5py.Group) else []:
+                if not isinstance(group[name], h5py.Dataset):
+                    raise ScoringError(f"{path}: /{label}/{name} is a group, not an array of predictions")
+                problem = _dtype_problem(f"{path}: /{label}/{name}", group[name].dtype)
+                if problem:
+                    raise ScoringError(problem)
 
 
 def _score(predictions: Mapping[str, Any], targets: _Targets, fp: Mapping[str, Any], where: str,
@@ -193,8 +205,11 @@ def _score(predictions: Mapping[str, Any], targets: _Targets, fp: Mapping[str, A
 
 
 def score_predictions_file(path: str | Path, fp: Mapping[str, Any], data_root: str | Path,
-                           batch: int = 16) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(seed entry, file attributes) of one predictions file, every layout fact checked."""
+                           batch: int = 16, tracks: Mapping[str, Mapping[str, Any] | None] | None = None
+                           ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(seed entry, file attributes) of one predictions file, every layout fact checked; ``tracks``:
+    the board's track fingerprints ({"ood": fp, "long": fp}), against which the file's optional
+    track predictions are scored."""
     path = Path(path)
     check_prediction_dtypes(path)
     targets = _expected_targets(fp, data_root)
@@ -226,10 +241,12 @@ def score_predictions_file(path: str | Path, fp: Mapping[str, Any], data_root: s
                                + "\n".join(f"  - {p}" for p in problems) + "\nExpected layout:\n" + PREDICTIONS_LAYOUT)
         metrics, on_k = _score(f["predictions"], targets, fp, f"{path}: predictions",
                                _predictions_instance_choice(attrs, fp), batch)
+        on_tracks = _score_tracks(f, path, fp, tracks or {}, data_root, batch)
     entry = {
         "seed": int(attrs["seed"]),
         "metrics": metrics,
         "zero_shot": None,
+        **on_tracks,
         "n_parameters": None if attrs.get("n_parameters") is None else int(attrs["n_parameters"]),
         "train_seconds": None if attrs.get("train_seconds") is None else float(attrs["train_seconds"]),
         "inference_seconds_per_sample": None if attrs.get("inference_seconds_per_sample") is None
@@ -240,6 +257,50 @@ def score_predictions_file(path: str | Path, fp: Mapping[str, Any], data_root: s
         "instances": seed_instances(on_k),
     }
     return entry, attrs
+
+
+def _score_tracks(f: h5py.File, path: Path, fp: Mapping[str, Any], tracks: Mapping[str, Mapping[str, Any] | None],
+                  data_root: str | Path, batch: int) -> dict[str, Any]:
+    """The seed entry's ``ood`` and ``long_horizon`` scores from the file's track groups (None where it
+    has none), each checked against its track split as /predictions is against the test split."""
+    from pdebench_x.leaderboard.statistics import primary_section
+    out: dict[str, Any] = {"ood": None, "long_horizon": None}
+    for kind, group in TRACK_GROUPS.items():
+        if group not in f:
+            continue
+        track = tracks.get(kind)
+        if track is None:
+            raise ScoringError(f"{path}: /{group} is given, but the board has no {kind} split of {fp['dataset']} "
+                               f"(no fingerprints/{kind}/{fp['dataset']}.json): remove the group")
+        targets = _expected_targets(track, data_root)
+        problems = (_name_problems(list(f[group].keys()), targets.channels)
+                    or _shape_problems(f[group], targets, f"/{group}/{{}}"))
+        if problems:
+            raise ScoringError(f"{path}: /{group} does not match the {kind} split of {fp['dataset']}:\n"
+                               + "\n".join(f"  - {p}" for p in problems))
+        if kind == "ood":
+            metrics, _ = _score(f[group], targets, track, f"{path}: /{group}", None, batch)
+            section = primary_section(metrics)
+            out["ood"] = {"overall": section["overall"], "n_samples": targets.shape[0],
+                          "per_sample": section.get("per_sample")}
+        else:
+            out["long_horizon"] = _long_horizon_scores(f[group], targets, track)
+    return out
+
+
+def _long_horizon_scores(group: h5py.Group, targets: _Targets, track: Mapping[str, Any]) -> dict[str, Any]:
+    """The long-horizon scores of a rollout given as predictions, as a checkpoint's rollout is scored
+    (:func:`pdebench_x.leaderboard.scoring.checkpoints.long_horizon_seed`): blow-ups kept, not refused."""
+    import torch
+
+    from pdebench_x.evaluation.long_horizon import rollout_horizon_scores
+    from pdebench_x.pdes import get_family
+    pred = torch.from_numpy(np.stack([np.asarray(group[c], dtype=np.float64) for c in targets.channels], axis=2))
+    truth = torch.stack([targets.dataset[i]["y"] for i in range(targets.shape[0])])
+    family = get_family(track["family"])
+    scores = rollout_horizon_scores(pred, truth, targets.source.info.times, targets.offset,
+                                    conserved=lambda fields: family.conserved(fields, targets.channels))
+    return {"fingerprint": track["id"], **scores}
 
 
 def _as_channel_arrays(predictions: Any, targets: _Targets) -> tuple[dict[str, Any], list[str]]:
@@ -317,7 +378,12 @@ def score_predictions(files: Sequence[str | Path], fingerprints_dir: str | Path,
     require_seeds(len(files))
     for p in files:  # every file, before any is scored
         check_prediction_dtypes(p)
-    scored = [score_predictions_file(p, fp, data_root) for p in files]
+    tracks = {kind: load_track(fingerprints_dir, fp["dataset"], kind) for kind in TRACK_GROUPS}
+    scored = [score_predictions_file(p, fp, data_root, tracks=tracks) for p in files]
+    for key, group in (("ood", TRACK_GROUPS["ood"]), ("long_horizon", TRACK_GROUPS["long"])):
+        given = [str(p) for p, (e, _) in zip(files, scored) if e[key] is not None]
+        if given and len(given) != len(files):
+            raise ScoringError(f"/{group} is in {given} but not in every file: give it for every seed, or for none")
     attrs = scored[0][1]
     solvers = {a.get("solver") for _, a in scored}
     if len(solvers) > 1:
@@ -329,4 +395,5 @@ def score_predictions(files: Sequence[str | Path], fingerprints_dir: str | Path,
               "paper": attrs.get("paper"), "code": attrs.get("code"), "framework": attrs.get("framework")}
     entries = [e for e, _ in scored]
     return build_record(entries, fp, solver, setting or f"{fp['preset']} preset, own training", "predictions",
-                        instances_block(entries, fp, _predictions_instance_choice(attrs, fp)))
+                        instances_block(entries, fp, _predictions_instance_choice(attrs, fp)),
+                        ood=tracks["ood"], long=tracks["long"])

@@ -73,7 +73,9 @@ def verify_record(record: Mapping[str, Any], fingerprints_dir: str | Path, data_
                                           instances=(block["k"], block["seed"]) if block else None,
                                           ood=ood if seed.get("ood") else None)
         else:
-            again, _ = score_predictions_file(p, fp, data_root)
+            tracks = {"ood": ood or load_track(fingerprints_dir, record["dataset"]["name"], "ood"),
+                      "long": load_track(fingerprints_dir, record["dataset"]["name"], "long")}
+            again, _ = score_predictions_file(p, fp, data_root, tracks=tracks)
         _compare(seed["metrics"], again["metrics"], f"seeds[{i}].metrics", problems)
         if seed.get("instances"):
             _compare(seed["instances"]["metrics"], (again.get("instances") or {}).get("metrics"),
@@ -82,6 +84,9 @@ def verify_record(record: Mapping[str, Any], fingerprints_dir: str | Path, data_
             if seed.get(split):
                 _compare(seed[split]["overall"], (again.get(split) or {}).get("overall"),
                          f"seeds[{i}].{split}.overall", problems)
+        if seed.get("long_horizon") and record["source"] == "predictions":
+            _compare({k: seed["long_horizon"][k] for k in ("valid_time", "correlation_time", "nrmse_vs_time")},
+                     again.get("long_horizon"), f"seeds[{i}].long_horizon", problems)
     if problems:
         shown = "\n".join(f"  - {p}" for p in problems[:20])
         more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
