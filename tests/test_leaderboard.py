@@ -1170,14 +1170,19 @@ def test_board_same_k_table_has_both_kinds_and_na(env, pi, tmp_path):
     rows = {line.split(" | ")[0].strip("| "): line for line in same_k.splitlines() if line.startswith("| ")}
     pinn_mean = pi.pinn["aggregate"]["overall"]["nrmse"]["mean"]
     fno_k = env.record["instances"]["aggregate"]["overall"]["nrmse"]
-    assert rows["[pinn](https://github.com/maziarraissi/PINNs)"].split(" | ")[1:4] == [
-        "per-instance", fmt(pinn_mean), fmt(pi.pinn["instances"]["spread"]["nrmse"]["std"])]
-    assert rows["[pinn](https://github.com/maziarraissi/PINNs)"].split(" | ")[4] == "—"   # no training seeds
+    # the interval: the ranked tables' bootstrap over the seeds' values on the K instances
+    from pdebench_x.leaderboard.board.formatting import fmt_ci
+    from pdebench_x.leaderboard.statistics import bootstrap_interval
+    pinn_ci = bootstrap_interval(np.asarray([s["instances"]["per_instance"]["nrmse"] for s in pi.pinn["seeds"]]))
+    assert pinn_ci[0] <= pinn_mean <= pinn_ci[1]
+    assert rows["[pinn](https://github.com/maziarraissi/PINNs)"].split(" | ")[1:5] == [
+        "per-instance", fmt(pinn_mean), fmt_ci(pinn_ci), fmt(pi.pinn["instances"]["spread"]["nrmse"]["std"])]
+    assert rows["[pinn](https://github.com/maziarraissi/PINNs)"].split(" | ")[5] == "—"   # no training seeds
     fno = next(v for k, v in rows.items() if k.startswith("[fno-tiny]"))
     assert fno.split(" | ")[1:3] == ["operator", fmt(fno_k["mean"])]
-    assert fno.split(" | ")[4] == fmt(fno_k["std"])
+    assert fno.split(" | ")[3].startswith("[") and fno.split(" | ")[5] == fmt(fno_k["std"])
     lpinn = next(v for k, v in rows.items() if k.startswith("[lpinn]"))
-    assert lpinn.split(" | ")[1:4] == ["per-instance", "N/A", "N/A"] and "N/A: " in lpinn and "Darcy" in lpinn
+    assert lpinn.split(" | ")[1:5] == ["per-instance", "N/A", "N/A", "N/A"] and "N/A: " in lpinn and "Darcy" in lpinn
     assert "Not scored on these instances: fno-v1" in same_k
     page = (board / "index.html").read_text()
     assert f'id="table-samek-{name}"' in page and 'data-kind="per_instance"' in page and 'data-kind="operator"' in page

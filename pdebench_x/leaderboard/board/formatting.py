@@ -166,7 +166,8 @@ def same_k_caption(group: Mapping[str, Any]) -> str:
 
 SAME_K_NOTE = ("Per-instance solvers fitted afresh on each of these test instances, and the operator learners "
                "scored on the same instances, frames and metrics (sorted by nRMSE, not ranked). nRMSE: mean over "
-               "the K instances (operator learners: and over training seeds); ± instances: std over the K "
+               "the K instances (operator learners: and over training seeds); 95% CI: the bootstrap of the ranked "
+               "tables over the seeds, then the K instances (N/A without per-instance values); ± instances: std over the K "
                "instances; ± seeds: std over training seeds (— : no training seeds). s/instance: fit + prediction "
                "(per-instance), inference (operator); train s: the operator learner's training, paid once, or "
                "the per-instance solver's K fits together. OOD nRMSE and valid time on the K: the same K "
@@ -180,7 +181,8 @@ def same_k_cells(r: Mapping[str, Any]) -> list[tuple[str, float | None]]:
     def num(x, f=fmt):
         return (f(x) if r["applicable"] else NA, x)
     dash = "—" if r["applicable"] else NA
-    cells = [num(r["mean"]), num(r["std_instances"]),
+    cells = [num(r["mean"]), (fmt_ci(r["ci"]) if r["applicable"] else NA, r["ci"][0] if r.get("ci") else None),
+             num(r["std_instances"]),
              (fmt(r["std_seeds"]) if r["std_seeds"] is not None else dash, r["std_seeds"])]
     cells += [num(r["metrics"][k][0]) for k, _ in SAME_K_METRICS]
     cells += [(fmt(r[key]) if r[key] is not None else dash, r[key]) for key in ("ood_k", "valid_time_k")]
@@ -189,7 +191,7 @@ def same_k_cells(r: Mapping[str, Any]) -> list[tuple[str, float | None]]:
     return cells
 
 
-SAME_K_HEADS = [("nrmse", "nRMSE on the K"), ("std_instances", "± instances"), ("std_seeds", "± seeds")] + \
+SAME_K_HEADS = [("nrmse", "nRMSE on the K"), ("ci", "95% CI"), ("std_instances", "± instances"), ("std_seeds", "± seeds")] + \
     list(SAME_K_METRICS) + [("ood_k", "OOD nRMSE on the K"), ("valid_time_k", "valid time on the K"),
                             ("seconds_per_instance", "s/instance"), ("train_seconds", "train s"), ("seeds", "seeds")]
 

@@ -10,6 +10,8 @@ import math
 from collections import defaultdict
 from typing import Any, Iterable, Mapping, Sequence
 
+import numpy as np
+
 from pdebench_x.evaluation.long_horizon import nrmse_at_multiples
 from pdebench_x.evaluation.metrics import PRIMARY_METRIC
 from pdebench_x.leaderboard.checks import ARTIFACT_HASHES
@@ -212,6 +214,15 @@ def _track_on_k(rec: Mapping[str, Any], indices: Sequence[int]) -> dict[str, flo
     return out
 
 
+def _instances_interval(rec: Mapping[str, Any]) -> tuple[float, float] | None:
+    """The 95% interval of a same-K row's nRMSE: the two-level bootstrap of the ranked tables over the
+    seeds' (training or fit seeds) values on the K instances; None without per-instance values."""
+    rows = [((s.get("instances") or {}).get("per_instance") or {}).get(PRIMARY_METRIC) for s in rec["seeds"]]
+    if not rows or any(not r or None in r for r in rows) or len({len(r) for r in rows}) != 1:
+        return None
+    return bootstrap_interval(np.asarray(rows, dtype=np.float64))
+
+
 def _fit_cpu_per_instance(rec: Mapping[str, Any]) -> float | None:
     """A per-instance record's process CPU seconds per instance: each fit seed's budget (its K fits
     together) over K, averaged over the fit seeds; None without budgets."""
@@ -240,6 +251,7 @@ def _same_k_row(rec: Mapping[str, Any], indices: Sequence[int] = ()) -> dict[str
         # one fit per instance has no training seeds: its "over seeds" spread is only shown for
         # several fit seeds; for operator learners it is the std over training seeds
         "std_seeds": std_seeds if applicable and len(rec["seeds"]) > 1 else None,
+        "ci": _instances_interval(rec) if applicable else None,
         "metrics": {k: _stat(agg, k) if applicable else (None, None) for k, _ in SAME_K_METRICS},
         # per instance: fit + prediction for a per-instance solver, inference for an operator learner
         "seconds_per_instance": (block.get("seconds_per_instance") if per_instance
