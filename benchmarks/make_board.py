@@ -14,11 +14,13 @@ The small setting: each dataset's small preset as shipped, every seed trained un
 ``--cpu-budget`` seconds of process CPU time in fit (``+budget.cpu_seconds``; the epoch then ends,
 is validated and the checkpoint best on validation is tested), so that the ranking compares
 solvers at equal compute, not at equal epochs. CPU time, not wall time: on a shared machine the
-wall time moves with the load, the CPU time much less. The default, 240 s a seed with torch's
-two threads on the 2-core development machine (about 130-150 s of wall time a seed), is chosen so
-that the whole board (3 datasets x 5 operator learners x 3 seeds = 45 seeds, then the per-instance
-solvers and scoring) takes about two hours there; the wall time of each rebuild is recorded in
-benchmarks/README.md. Each record states its budget and
+wall time moves with the load, the CPU time much less. The default, 120 s a seed with torch's
+two threads on the 2-core development machine, is chosen so that the whole board takes about two
+hours there: 3 datasets x 5 operator learners x 3 seeds = 45 seeds at about 0.8 s of wall time per
+CPU second in fit plus ~7 s of start-up and test each (measured: 160-240 s of wall for 240 s of
+CPU, 2026-12-06), then the per-instance solvers' fixed-iteration fits (on the official, OOD and
+long-horizon splits: about 40 minutes) and the scoring; the wall time of each rebuild is recorded
+in benchmarks/README.md. Each record states its budget and
 carries every seed's learning curve (the board marks seeds still improving at the end).
 The per-instance solvers are fitted on the K test instances of the official split and, afresh, on
 the same K instances of the dataset's out-of-distribution and long-horizon splits (run directories
@@ -47,7 +49,7 @@ from pdebench_x.core.files import METRICS_FILE
 #: The board's datasets at the small setting (conf/data/<name>.yaml); each is run with every operator
 #: learner whose conf/model/<name>.yaml supports it.
 DATASETS = ["darcy", "ns", "swe"]
-CPU_BUDGET = 240.0
+CPU_BUDGET = 120.0
 #: the epoch cap of a budgeted run: far more than any model reaches within the budget
 MAX_EPOCHS_UNDER_BUDGET = 100_000
 SEEDS = (0, 1, 2)
