@@ -170,9 +170,11 @@ class NavierStokes(PDEFamily):
     zero_shot = {"small": {"resolution": 128, "solve_resolution": 128}}
     ood = {"small": ({"viscosity": 5.0e-4, "forcing_amplitude": 0.15},
                      "half the viscosity (1e-3 -> 5e-4) and 1.5x the forcing (0.1 -> 0.15)"),
-           "varying": ({"viscosity_range": [5.0e-5, 1.0e-4], "forcing_range": [0.15, 0.2]},
-                       "viscosity below the trained range (5e-5-1e-4 vs 1e-4-1e-3), forcing above it "
-                       "(0.15-0.2 vs 0.05-0.15)")}
+           # below nu = 1e-4 the preset's 128 solve grid is not converged (the convergence check,
+           # `pdebench-x error-floor --track ood`: 3.0e-3 against a 256 solve over 4 samples): 256
+           "varying": ({"viscosity_range": [5.0e-5, 1.0e-4], "forcing_range": [0.15, 0.2], "solve_resolution": 256},
+                       "viscosity below the trained range (5e-5-1e-4 vs 1e-4-1e-3, solved on 256), forcing above "
+                       "it (0.15-0.2 vs 0.05-0.15)")}
 
     long_horizon = {"small": ({"n_steps": 200}, "the test trajectories run to t = 200, 10x the trained t = 20")}
 

@@ -106,8 +106,9 @@ class ShallowWater(PDEFamily):
     zero_shot = {"small": {"resolution": 128}}
     ood = {"small": ({"radius_range": [0.75, 0.95], "h_in": 2.5},
                      "larger dams (radius 0.75-0.95 vs 0.3-0.7) holding deeper water (h_in 2 -> 2.5)"),
-           "varying": ({"h_in_range": [2.5, 3.0], "g_range": [1.5, 2.0]},
-                       "dam height and gravity above the trained ranges (h_in 2.5-3 vs 1.5-2.5, g 1.5-2 vs 0.5-1.5)")}
+           "varying": ({"h_in_range": [2.5, 3.0], "g_range": [1.5, 2.0], "radius_range": [0.75, 0.95]},
+                       "dam height, gravity and radius above the trained ranges (h_in 2.5-3 vs 1.5-2.5, g 1.5-2 vs "
+                       "0.5-1.5, radius 0.75-0.95 vs 0.3-0.7)")}
 
     long_horizon = {"small": ({"n_frames": 201}, "the dam breaks run to t = 10, 10x the trained t = 1")}
 
