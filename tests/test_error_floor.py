@@ -114,7 +114,7 @@ def test_a_track_split_has_its_own_floor_shown_and_flagged(tmp_path, capsys):
     record["ood"] = {"shift": "made-up shift", "aggregate": {"overall": {"nrmse": {"mean": 0.1, "std": 0.0}}}}
     floors = {"ood/darcy_small": {"nrmse": 0.2, "method": "made-up OOD method"}}
     md, page = board_mod.render([record], floors)
-    assert "Out-of-distribution split's error floor: nRMSE 0.2 (made-up OOD method)." in md
+    assert "Error floor of the out-of-distribution split: nRMSE 0.2 (made-up OOD method)." in md
     assert "**OOD below the error floor**: " in md and ">OOD below the error floor</span>: " in page
     md, _ = board_mod.render([record], {"ood/darcy_small": {"nrmse": 0.05, "method": "m"}})
     assert "**OOD below the error floor**: " not in md

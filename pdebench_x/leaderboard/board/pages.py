@@ -60,7 +60,7 @@ def _static(name: str) -> str:
 
 
 #: the track splits' error floors, as the board names them
-TRACK_FLOOR_LABELS = (("ood", "Out-of-distribution split"), ("long", "Long-horizon split, over the whole window"))
+TRACK_FLOOR_LABELS = (("ood", "the out-of-distribution split"), ("long", "the long-horizon split, over its whole window"))
 
 
 def _sections(tables: Mapping[str, list[dict[str, Any]]], same_k: Mapping[str, list[dict[str, Any]]],
