@@ -96,6 +96,16 @@ def rollout_horizon_scores(pred: torch.Tensor, truth: torch.Tensor, all_times: S
     return long_horizon_scores(pred, truth, times, float(all_times[first - 1]), conserved=conserved)
 
 
+def family_rollout_scores(pred: torch.Tensor, truth: torch.Tensor, all_times: Sequence[float],
+                          first_target_frame: int, family: str, channels: Sequence[str]) -> dict[str, Any]:
+    """:func:`rollout_horizon_scores` with the conserved quantities of PDE family ``family`` (its
+    ``conserved`` of the fields' ``channels``)."""
+    from pdebench_x.pdes import get_family
+    fam, names = get_family(family), list(channels)
+    return rollout_horizon_scores(pred, truth, all_times, first_target_frame,
+                                  conserved=lambda fields: fam.conserved(fields, names))
+
+
 def nrmse_at_multiples(times: Sequence[float], nrmse_vs_time: Sequence[float | None], trained_until: float,
                        multiples: Sequence[int] = HORIZON_MULTIPLES) -> list[tuple[int, float | None]]:
     """The error curve read at t = m x ``trained_until`` for each m in ``multiples``: at the first frame

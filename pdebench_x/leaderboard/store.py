@@ -14,7 +14,8 @@ import re
 from pathlib import Path
 from typing import Any, Mapping
 
-from pdebench_x.leaderboard.fingerprint import FingerprintMismatch, FingerprintMissing, load_fingerprint, trained_horizon
+from pdebench_x.leaderboard.fingerprint import (TRACKS, FingerprintMismatch, FingerprintMissing, load_fingerprint,
+                                               trained_horizon)
 from pdebench_x.leaderboard.checks import ARTIFACT_HASHES
 from pdebench_x.leaderboard.schema import RecordError, dump_record, load_record, validate_record
 
@@ -39,7 +40,7 @@ def load_error_floors(board_dir: str | Path) -> dict[str, dict[str, Any]]:
     """dataset name -> its error floor (``pdebench-x error-floor``; evaluation/error_floor.py), and
     "<track>/<dataset name>" -> the floor of that dataset's track split (``--track ood|long``)."""
     floors = _load_measurements(error_floors_dir(board_dir))
-    for track in ("ood", "long"):
+    for track in TRACKS:
         floors.update({f"{track}/{name}": floor
                        for name, floor in _load_measurements(error_floors_dir(board_dir) / track).items()})
     return floors

@@ -194,8 +194,6 @@ def run_per_instance(cfg: DictConfig, run_dir: str | Path,
 
 def _horizon_scores(pred: torch.Tensor, truth: torch.Tensor, source: FieldSource, spec, family: str) -> dict[str, Any]:
     """The long-horizon scores of the K instances' scored frames, with the family's conserved quantities."""
-    from pdebench_x.evaluation.long_horizon import rollout_horizon_scores
-    from pdebench_x.pdes import get_family
-    channels = list(spec.target_channels)
-    return rollout_horizon_scores(pred, truth, source.info.times, spec.first_target_frame,
-                                  conserved=lambda f: get_family(family).conserved(f, channels))
+    from pdebench_x.evaluation.long_horizon import family_rollout_scores
+    return family_rollout_scores(pred, truth, source.info.times, spec.first_target_frame, family,
+                                 spec.target_channels)

@@ -53,6 +53,7 @@ def make_rows(records: Iterable[Mapping[str, Any]], error_floors: Mapping[str, M
         mean, std = _stat(rec["aggregate"], PRIMARY_METRIC)
         matrix = sample_matrix(rec)
         zs = rec.get("zero_shot")
+        ood = _stat(rec["ood"]["aggregate"], PRIMARY_METRIC) if rec.get("ood") else None
         agg = rec["aggregate"]
         by_dataset[rec["dataset"]["name"]].append({
             "solver": rec["solver"]["name"], "model": rec["solver"]["model"], "kind": rec["solver"]["kind"],
@@ -68,9 +69,8 @@ def make_rows(records: Iterable[Mapping[str, Any]], error_floors: Mapping[str, M
             "ci": None if matrix is None else bootstrap_interval(matrix),
             "metrics": {k: _stat(agg, k) for k, _ in METRIC_COLUMNS},
             "zero_shot": _stat(zs["aggregate"], PRIMARY_METRIC) if zs else None,
-            "ood": _stat(rec["ood"]["aggregate"], PRIMARY_METRIC) if rec.get("ood") else None,
-            "ood_below_floor": _below(_stat(rec["ood"]["aggregate"], PRIMARY_METRIC)[0] if rec.get("ood") else None,
-                                      floors.get(f"ood/{rec['dataset']['name']}")),
+            "ood": ood,
+            "ood_below_floor": _below(ood[0] if ood else None, floors.get(f"ood/{rec['dataset']['name']}")),
             "ood_shift": rec["ood"]["shift"] if rec.get("ood") else None,
             "valid_time": (rec["long_horizon"]["valid_time"]["mean"] if rec.get("long_horizon") else None),
             "correlation_time": (rec["long_horizon"]["correlation_time"]["mean"] if rec.get("long_horizon") else None),

@@ -121,8 +121,7 @@ def long_horizon_seed(task, fp: Mapping[str, Any], data_root: str | Path, batch_
 
     from pdebench_x.data.datamodule import WindowDataset
     from pdebench_x.data.formats import open_source
-    from pdebench_x.evaluation.long_horizon import rollout_horizon_scores
-    from pdebench_x.pdes import get_family
+    from pdebench_x.evaluation.long_horizon import family_rollout_scores
 
     _check_compatible(task, fp)
     source = open_source(official_split(fp, data_root, "test"), "well")
@@ -138,10 +137,7 @@ def long_horizon_seed(task, fp: Mapping[str, Any], data_root: str | Path, batch_
             truths.append(y)
     pred, truth = torch.cat(preds), torch.cat(truths)
     first = int(problem.get("first_frame") or 0) + int(problem["history"])
-    channels = list(fp["test"]["target_channels"])
-    family = get_family(fp["family"])
-    scores = rollout_horizon_scores(pred, truth, source.info.times, first,
-                                    conserved=lambda f: family.conserved(f, channels))
+    scores = family_rollout_scores(pred, truth, source.info.times, first, fp["family"], fp["test"]["target_channels"])
     return {"fingerprint": fp["id"], **scores}
 
 

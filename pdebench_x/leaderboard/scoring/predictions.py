@@ -293,13 +293,11 @@ def _long_horizon_scores(group: h5py.Group, targets: _Targets, track: Mapping[st
     (:func:`pdebench_x.leaderboard.scoring.checkpoints.long_horizon_seed`): blow-ups kept, not refused."""
     import torch
 
-    from pdebench_x.evaluation.long_horizon import rollout_horizon_scores
-    from pdebench_x.pdes import get_family
+    from pdebench_x.evaluation.long_horizon import family_rollout_scores
     pred = torch.from_numpy(np.stack([np.asarray(group[c], dtype=np.float64) for c in targets.channels], axis=2))
     truth = torch.stack([targets.dataset[i]["y"] for i in range(targets.shape[0])])
-    family = get_family(track["family"])
-    scores = rollout_horizon_scores(pred, truth, targets.source.info.times, targets.offset,
-                                    conserved=lambda fields: family.conserved(fields, targets.channels))
+    scores = family_rollout_scores(pred, truth, targets.source.info.times, targets.offset, track["family"],
+                                   targets.channels)
     return {"fingerprint": track["id"], **scores}
 
 
@@ -378,12 +376,15 @@ def score_predictions(files: Sequence[str | Path], fingerprints_dir: str | Path,
     require_seeds(len(files))
     for p in files:  # every file, before any is scored
         check_prediction_dtypes(p)
-    tracks = {kind: load_track(fingerprints_dir, fp["dataset"], kind) for kind in TRACK_GROUPS}
-    scored = [score_predictions_file(p, fp, data_root, tracks=tracks) for p in files]
-    for key, group in (("ood", TRACK_GROUPS["ood"]), ("long_horizon", TRACK_GROUPS["long"])):
-        given = [str(p) for p, (e, _) in zip(files, scored) if e[key] is not None]
+    for group in TRACK_GROUPS.values():  # a track for every seed or none, before anything is scored
+        given = []
+        for p in files:
+            with _open_predictions(Path(p)) as f:
+                given += [str(p)] if group in f else []
         if given and len(given) != len(files):
             raise ScoringError(f"/{group} is in {given} but not in every file: give it for every seed, or for none")
+    tracks = {kind: load_track(fingerprints_dir, fp["dataset"], kind) for kind in TRACK_GROUPS}
+    scored = [score_predictions_file(p, fp, data_root, tracks=tracks) for p in files]
     attrs = scored[0][1]
     solvers = {a.get("solver") for _, a in scored}
     if len(solvers) > 1:

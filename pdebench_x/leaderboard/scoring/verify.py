@@ -53,6 +53,9 @@ def verify_record(record: Mapping[str, Any], fingerprints_dir: str | Path, data_
     if ood is not None and record["ood"]["fingerprint"] != ood["id"]:
         raise VerificationError(f"the record's out-of-distribution scores were made on another split (fingerprint "
                                 f"{record['ood']['fingerprint'][:12]}, official {ood['id'][:12]})")
+    # a predictions file is scored on every track split its groups hold
+    tracks = {"ood": ood or load_track(fingerprints_dir, record["dataset"]["name"], "ood"),
+              "long": load_track(fingerprints_dir, record["dataset"]["name"], "long")}
     seeds = record["seeds"]
     paths = list(artifacts) if artifacts else [s.get("checkpoint") for s in seeds]
     if len(paths) != len(seeds):
@@ -73,8 +76,6 @@ def verify_record(record: Mapping[str, Any], fingerprints_dir: str | Path, data_
                                           instances=(block["k"], block["seed"]) if block else None,
                                           ood=ood if seed.get("ood") else None)
         else:
-            tracks = {"ood": ood or load_track(fingerprints_dir, record["dataset"]["name"], "ood"),
-                      "long": load_track(fingerprints_dir, record["dataset"]["name"], "long")}
             again, _ = score_predictions_file(p, fp, data_root, tracks=tracks)
         _compare(seed["metrics"], again["metrics"], f"seeds[{i}].metrics", problems)
         if seed.get("instances"):
