@@ -23,7 +23,7 @@ EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
 #: Keys every model config gained with issue 15, absent from the configs recorded before it.
 ADDED_BY_ISSUE_15 = ("kind", "supports")
 #: Recipe keys added later with their defaults; a recorded entry that holds one compares it too.
-ADDED_TO_THE_RECIPE = {"selection": "best", "unroll_steps": None, "pushforward": None}
+ADDED_TO_THE_RECIPE = {"selection": "best", "unroll_steps": None, "pushforward": None, "input_normalization": None}
 
 
 def supported(model: str) -> list[str]:

@@ -274,17 +274,29 @@ def test_darcy_paper_parameter_count():
     assert count_parameters(build(net)) == n + extra
 
 
-def test_ns_paper_config_is_resolution_free_and_residual():
-    model = build(paper_net(NS_YAML), padding="circular").eval()
-    assert model.residual and any(isinstance(m, nn.GroupNorm) for m in model.modules())
-    assert not any(isinstance(m, nn.LayerNorm) for m in model.modules())
+def test_ns_paper_config_is_the_official_network_tied_to_its_grid():
+    """MgNO_NS as released: LayerNorm([C, 64/2^l, 64/2^l]) after each coarse correction, no 1x1 branch,
+    the global residual; 2,885,194 parameters, the official count. The LayerNorms tie it to 64x64 (a
+    clear refusal elsewhere); norm=group, the same statistics per sample, runs at any resolution."""
+    net = paper_net(NS_YAML)
+    model = build(net, padding="circular").eval()
+    norms = [m for m in model.modules() if isinstance(m, nn.LayerNorm)]
+    assert [tuple(m.normalized_shape) for m in norms[:4]] == [(32, 64, 64), (32, 32, 32), (32, 16, 16), (32, 8, 8)]
+    assert len(norms) == 4 * 5 and model.B is None and count_parameters(model) == 2_885_194
     with torch.no_grad():
-        for n in (64, 32):
-            x = torch.randn(1, 1, 1, n, n)
-            assert model(x).shape == (1, 1, 1, n, n)
+        x = torch.randn(1, 1, 1, 64, 64)
+        assert model(x).shape == (1, 1, 1, 64, 64)
+        with pytest.raises(ValueError, match="tied to the 64x64 grid"):
+            model(torch.randn(1, 1, 1, 32, 32))
         # global residual: with the final 1x1 map zeroed the output is the input frame
         model.out.weight.zero_()
         torch.testing.assert_close(model(x), x)
+    net.norm, net.norm_grid = "group", None
+    free = build(net, padding="circular").eval()
+    with torch.no_grad():
+        assert free(torch.randn(1, 1, 1, 32, 32)).shape == (1, 1, 1, 32, 32)
+    with pytest.raises(ValueError, match="norm='layer' needs norm_grid"):
+        MgNO(1, 1, 1, 1, "circular", width=4, layers=1, levels=2, norm="layer")
 
 
 def test_residual_adds_the_last_input_frame_to_every_output_frame():

@@ -63,8 +63,6 @@ def kept(key: str, ours: Any, official: Any, source: str, why: str) -> Row:
 BATCH_SUM = ("the official loss is a sum over the batch (size_average=False) and its Adam adds the decay to that "
              "gradient (Adam.py:35-36): with our batch-mean loss the same Adam step divides weight decay and eps "
              "by the batch")
-STANDARDISED = ("every model here standardises inputs and targets per channel with train statistics; the first "
-                "layer absorbs the affine change up to the zero-padded boundary; effect not measured (500-epoch GPU run)")
 OUR_ROLLOUT = ("one relative L2 of the whole rollout per sample, FNO's (navier.py:218 test_l2_full: LpLoss over "
                "all 10 frames), the null default")
 SINENET_EPOCH = ("an epoch visits every training window once; PDEArena draws trajlen random windows per trajectory "
@@ -72,7 +70,7 @@ SINENET_EPOCH = ("an epoch visits every training window once; PDEArena draws tra
 
 
 # ------------------------------------------------------------------------------------ MgNO, Darcy
-def _mgno_darcy_recipe(normalisation: Row) -> list[Row]:
+def _mgno_darcy_recipe(*normalisation: Row) -> list[Row]:
     """darcy.py trains both Darcy models with one recipe (README.md:41 and :47 differ only in data and model)."""
     return [
         restated("model.recipe.loss", "rel_h1_mgno", "HsLoss(d=2, p=2, k=1) relative H1", "darcy.py:89,103-108",
@@ -99,7 +97,7 @@ def _mgno_darcy_recipe(normalisation: Row) -> list[Row]:
         same("model.recipe.val_loss", "rel_l2", "darcy.py:93,159,165 (selected on the validation relative L2)"),
         same("model.recipe.rollout_loss", None, "a steady problem: no rollout"),
         same("model.recipe.gradient_clip_val", None, "darcy.py:100-116 (no clipping)"),
-        normalisation,
+        *normalisation,
         same("model.recipe.steps_per_epoch", None, "darcy.py:100 (one pass over the training set per epoch)"),
         same("data.batch_size", 8, "README.md:41,47 (--batch_size 8)"),
         same("trainer.max_epochs", 500, "README.md:41,47 (--epochs 500)"),
@@ -138,9 +136,13 @@ MGNO_ROUGH = [
     same("dataset.sizes.train", 1280, "utilities3.py:481-482 (train [0, 1280))"),
     same("dataset.sizes.valid", 112, "utilities3.py:481-482 (valid [1280, 1392))"),
     same("dataset.sizes.test", 112, "utilities3.py:481-482 (test [0, 112))"),
-    *_mgno_darcy_recipe(kept("model.recipe.normalization", "dataset",
-                             "raw input; target decoded with one scalar mean/std (--normalizer_type GN, no --GN)",
-                             "README.md:47, utilities3.py:519-521,527-528, models.py:245", STANDARDISED)),
+    *_mgno_darcy_recipe(
+        restated("model.recipe.normalization", "dataset", "GaussianNormalizer of the target (--normalizer_type GN)",
+                 "README.md:47, darcy.py:52,63-64, utilities3.py:160-174,519-521, models.py:245",
+                 "one scalar mean and std of the train targets decoding the output: ours per channel (one channel "
+                 "here), population std without the 1e-5 eps, which the last layer's scale absorbs"),
+        same("model.recipe.input_normalization", "none", "README.md:47 (no --GN: utilities3.py:525-526,533-534 "
+             "return the raw coefficient)")),
 ]
 
 MGNO_SMOOTH = [
@@ -160,10 +162,12 @@ MGNO_SMOOTH = [
     same("dataset.sizes.train", 1000, "utilities3.py:479-480 (smooth1 [0, 1000))"),
     same("dataset.sizes.valid", 100, "utilities3.py:479-480 (smooth2 [100, 200))"),
     same("dataset.sizes.test", 100, "utilities3.py:479-480 (smooth2 [0, 100))"),
-    *_mgno_darcy_recipe(kept("model.recipe.normalization", "dataset",
-                             "per-pixel mean/std of input and target (--normalizer_type PGN --GN)",
-                             "README.md:41, utilities3.py:516-518,522-524, models.py:283",
-                             STANDARDISED + "; per-pixel statistics would tie the model to the 211 grid")),
+    *_mgno_darcy_recipe(
+        same("model.recipe.normalization", "per_point", "README.md:41 (--normalizer_type PGN), darcy.py:52,63-64, "
+             "utilities3.py:130-157,516-518, models.py:283 (UnitGaussianNormalizer of the target per grid point, "
+             "decoding the output)"),
+        same("model.recipe.input_normalization", None, "README.md:41 (--GN), utilities3.py:522-524 (the coefficient "
+             "encoded with the same per-point class)")),
 ]
 
 # ------------------------------------------------------------------------------------ MgNO, Navier-Stokes
@@ -176,14 +180,14 @@ MGNO_NS = [
     same("model.net.post_smooth", 0, "README.md:58 (the second digit of each level)"),
     same("model.net.restrict", "source", "models.py:118,127,129 (use_res=False: R f)"),
     same("model.net.residual", True, "models.py:147,151 (u + u_0)"),
-    kept("model.net.norm", "group", "LayerNorm([C, 64/2^l, 64/2^l])", "models.py:63-65,110",
-         "the LayerNorm ties the model to 64x64 and holds 1.74M parameters; GroupNorm(1, C) has its statistics"),
+    restated("model.net.norm", "layer", "LayerNorm([C, 64/2^l, 64/2^l])", "models.py:63-65,110",
+             "our name for it; norm_grid gives the grid"),
+    same("model.net.norm_grid", [64, 64], "models.py:65 (64//2**j: the 64x64 grid)"),
+    same("model.net.branch", False, "models.py:149 (the 1x1 branch commented out in MgNO_NS.forward)"),
     same("model.net.activation", "gelu", "models.py:118,138-139"),
     same("model.net.conv_bias", True, "README.md:58 (--bias), navier.py:343,384"),
     same("built.prolongation_kernel", [4] * 4, "models.py:67-69 (kernel_size=4)"),
-    kept("parameters", 1_149_962, 2_885_194, "models.py:116-151",
-         "GroupNorm instead of the 1,740,800-parameter LayerNorms, and the paper's 1x1 branch B (commented out in "
-         "MgNO_NS, models.py:149) kept"),
+    same("parameters", 2_885_194, "models.py:116-151 built with README.md:58's arguments"),
     same("model.recipe.loss", "rel_l2", "navier.py:270-271,365 (LpLoss relative L2)"),
     same("model.recipe.loss_space", "physical", "navier.py:87-89,366 (loss on the output vs the raw target)"),
     same("model.recipe.optimizer._target_", "torch.optim.Adam", "navier.py:15,261"),
@@ -198,14 +202,14 @@ MGNO_NS = [
     same("model.recipe.train_mode", "one_step", "navier.py:87-89,276 (one-step pairs, utilities3.py:703-709)"),
     same("model.recipe.unroll_steps", None, "navier.py:87-89,276 (one-step pairs, utilities3.py:703-709)"),
     same("model.recipe.pushforward", None, "navier.py:87-89,276 (one-step pairs, utilities3.py:703-709)"),
-    kept("model.recipe.monitor", "val/rollout_loss", "none: the last epoch", "navier.py:278-296",
-         "navier.py has no validation split; the board selects on validation"),
-    kept("model.recipe.selection", "best", "last", "navier.py:278-296",
-         "navier.py reports the last epoch; the board selects on validation"),
+    restated("model.recipe.monitor", "val/rollout_loss", "none (no validation split)", "navier.py:278-296",
+             "validation is logged for the learning curve; selection=last ignores it for the test"),
+    same("model.recipe.selection", "last", "navier.py:278-296 (the model after the last epoch is reported and saved)"),
     same("model.recipe.val_loss", None, "navier.py:270-273 (the training loss; logged only here)"),
     restated("model.recipe.rollout_loss", None, "LpLoss over the whole rollout", "navier.py:218,275,283", OUR_ROLLOUT),
     same("model.recipe.gradient_clip_val", None, "navier.py:94-96 (no clipping)"),
-    kept("model.recipe.normalization", "dataset", "none (GN False)", "navier.py:366", STANDARDISED),
+    same("model.recipe.normalization", "none", "navier.py:243 (getNavierDataSet3 with no normalizer: raw vorticity)"),
+    same("model.recipe.input_normalization", None, "navier.py:243 (the input frame raw, as the target)"),
     same("model.recipe.steps_per_epoch", None, "navier.py:249 (one pass over the 10,000 one-step pairs)"),
     same("data.batch_size", 500, "navier.py:249,355 (batch_size 50 x 10)"),
     same("trainer.max_epochs", 500, "navier.py:356"),
@@ -273,6 +277,8 @@ def _sinenet(config: str, lr: float, history: int, fields: int, lines: dict[str,
         same("model.recipe.gradient_clip_val", None, f"configs/{config}.yaml:45"),
         same("model.recipe.normalization", "dataset",
              f"configs/{config}.yaml:{lines['normalize']}, pdearena/models/pdemodel.py:101-117 (per-field mean/sd)"),
+        same("model.recipe.input_normalization", None,
+             f"configs/{config}.yaml:{lines['normalize']}, pdearena/models/pdemodel.py:101-117 (inputs as targets)"),
         kept("model.recipe.steps_per_epoch", None, "trajlen random windows per trajectory",
              "pdearena/data/twod/datapipes/common.py:324-346", SINENET_EPOCH),
         same("data.batch_size", 32, "README.md:44 (--data.batch_size=32)"),

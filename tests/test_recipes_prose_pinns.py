@@ -78,6 +78,7 @@ PROSE_TABLE = [
     same("model.recipe.loss_space", "normalized", f"{MAIN}:60 (denormalize_for_loss 0)"),
     restated("model.recipe.normalization", "per_sample", "meanvar", f"{MAIN}:58, {TRAINER}:410-431",
              "each sample per channel with its input window's mean and std (+1e-8), targets alike"),
+    same("model.recipe.input_normalization", None, f"{TRAINER}:410-431 (inputs and targets with the same statistics)"),
     same("model.recipe.optimizer._target_", "torch.optim.AdamW", f"{WSD}:1, {TRAINER}:125-133"),
     same("model.recipe.optimizer.lr", 1e-4, f"{WSD}:3"),
     same("model.recipe.optimizer.weight_decay", 1e-4, f"{WSD}:4"),

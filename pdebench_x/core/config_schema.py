@@ -44,7 +44,8 @@ class Recipe:
     val_loss: Optional[str] = None            # the loss of val/loss (a name of training/losses.py); null: `loss`
     rollout_loss: Optional[str] = None        # the loss of val/rollout_loss; null: FNO's relative L2 of the rollout
     gradient_clip_val: Optional[float] = None
-    normalization: str = "dataset"           # dataset (train-split statistics) | per_sample (each input window's own) | none
+    normalization: str = "dataset"           # dataset (train-split statistics) | per_sample (each input window's own) | none | per_point (train statistics at each grid point)
+    input_normalization: Optional[str] = None   # the inputs' normalisation where it differs (the same names); null: `normalization`
     selection: str = "best"                   # the checkpoint tested: best (on `monitor`, the board's rule) | last epoch
     steps_per_epoch: Optional[int] = None     # optimiser steps per epoch, whatever the data size; null: one pass
     unroll_steps: Optional[int] = None        # train_mode=unroll: model calls per training window (null: 1)

@@ -29,7 +29,7 @@ from pdebench_x.core.plain import to_plain
 from pdebench_x.data.build import ensure_dataset, plan_from_config
 from pdebench_x.data.formats import DataFormatError, FieldSource, SubsetSource, open_source
 from pdebench_x.data.generators.base import SPLITS
-from pdebench_x.data.normalization import fit_channel_stats
+from pdebench_x.data.normalization import fit_channel_stats, fit_point_stats
 from pdebench_x.data.loaders import make_loader
 
 log = logging.getLogger(__name__)
@@ -251,6 +251,7 @@ class PDEDataModule(L.LightningDataModule):
             mean, std = fit_channel_stats(self.sources["train"], channels, frames,
                                           self.cfg.get("stats_max_samples", 256))
             self.stats = (dict(zip(channels, mean)), dict(zip(channels, std)))
+            self._stats_channels, self._stats_frames = channels, frames
         lx, ly = cell_extent(info.x), cell_extent(info.y)
         self.spec = ProblemSpec(
             kind=kind, family=info.family, input_channels=inputs, target_channels=targets,
@@ -259,6 +260,14 @@ class PDEDataModule(L.LightningDataModule):
             spacing=(lx / len(info.x), ly / len(info.y)),
             primary_channels=list(self.problem.get("primary_channels") or targets),
             first_target_frame=first_target)
+
+    def point_stats(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """({channel: mean [X, Y]}, {channel: std [X, Y]}) at each grid point over every train sample
+        and the frames the statistics cover (the per-point normalisation some paper recipes use)."""
+        if "train" not in self.sources:
+            raise RuntimeError("per-point statistics need the train split: call setup() with one")
+        mean, std = fit_point_stats(self.sources["train"], self._stats_channels, self._stats_frames)
+        return dict(zip(self._stats_channels, mean)), dict(zip(self._stats_channels, std))
 
     def dataset(self, split: str) -> WindowDataset:
         self.setup()

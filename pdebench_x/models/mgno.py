@@ -52,13 +52,14 @@ Paper vs official code, and what is chosen here
   6 levels) is that of the source form; the residual form adds (L-1) 3x3 convs u -> f per
   layer (651,501 for the same sizes). The paper configurations (conf/experiment/mgno_*paper.yaml)
   therefore use ``restrict: source``.
-* Normalisation. The official NS model applies ``LayerNorm([C, 64/2^l, 64/2^l])`` after each
+* Norm layer. The official NS model applies ``LayerNorm([C, 64/2^l, 64/2^l])`` after each
   coarse-grid correction, which ties it to 64x64 inputs and holds 1.74M of its 2.89M parameters
-  (per-pixel affine maps). Here ``norm="group"`` uses ``GroupNorm(1, C)``: the same statistics
+  (per-pixel affine maps): ``norm="layer"`` with ``norm_grid=[64, 64]`` builds it (the NS paper
+  configuration). ``norm="group"`` uses ``GroupNorm(1, C)`` instead: the same statistics
   (mean/variance over channels and space per sample) with a per-channel affine map, so the model
   runs at any resolution. Darcy (``MgConv_DC``) uses no norm: ``norm="none"`` (default).
 * The 1x1 branch B: the paper's layer sigma(W u + B) and the official Darcy model have it; the
-  official NS model has it commented out. It is always present here.
+  official NS model has it commented out: ``branch=False`` (the NS paper configuration).
 * Smoother biases: the official NS run uses ``--bias`` (biases in A and S); option
   ``conv_bias`` (default False, as in Darcy). Pi, R and P never have biases.
 * Smoothing counts: per level, ``pre_smooth`` (default 1 per level, 2 on the coarsest, the
@@ -80,16 +81,11 @@ selection on the validation relative L2 (darcy.py keeps the epoch of the best va
 Restated, same update: the official losses are sums over the batch (``size_average=False``)
 and its Adam adds the weight decay to the gradient, so with our batch-mean loss the same Adam
 step needs weight_decay / batch and eps / batch (the step is invariant to a common scale of
-gradient, decay and eps). Kept, on purpose:
-* Normalisation: inputs are standardised per channel with train statistics and outputs decoded
-  likewise, as for every model here. The official Darcy rough run feeds the raw coefficient
-  (targets decoded with one scalar mean/std, which is ours for one channel); Darcy smooth uses
-  per-pixel statistics (tied to one grid); NS uses none. Ours changes each input channel by
-  one affine map, which the first layer's weights and biases absorb up to the zero-padded
-  boundary; its effect on the paper's numbers is not measured here (it needs the 500-epoch GPU
-  runs).
-* NS model selection: the official navier.py has no validation split and keeps the last epoch;
-  here, as on the board, the checkpoint with the best validation rollout error is scored.
+gradient, decay and eps). Normalisation as each official run (``recipe.normalization`` /
+``input_normalization``): Darcy rough feeds the raw coefficient and decodes the output with one
+scalar mean and std of the train targets; Darcy smooth encodes the coefficient and decodes the
+output per pixel (``per_point``, tied to its grid); NS normalises nothing. NS: the official
+navier.py has no validation split and keeps the last epoch (``selection: last``).
 """
 from __future__ import annotations
 
@@ -103,7 +99,7 @@ from pdebench_x.models.base import OperatorModel
 
 _ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU, "tanh": nn.Tanh, "silu": nn.SiLU}
 _RESTRICT = ("residual", "source")
-_NORMS = ("none", "group")
+_NORMS = ("none", "group", "layer")
 
 
 def _conv3x3(c_in: int, c_out: int, padding: str, stride: int = 1, bias: bool = False) -> nn.Conv2d:
@@ -154,7 +150,8 @@ class VCycle(nn.Module):
 
     def __init__(self, f_channels: int, u_channels: int, levels: int, pre_smooth: Sequence[int],
                  post_smooth: Sequence[int], restrict: str, padding: str, norm: str,
-                 bias: bool, prolongation_kernel: Sequence[int] | None = None) -> None:
+                 bias: bool, prolongation_kernel: Sequence[int] | None = None,
+                 norm_grid: Sequence[int] | None = None) -> None:
         super().__init__()
         self.levels = levels
         self.restrict = restrict
@@ -176,9 +173,7 @@ class VCycle(nn.Module):
                       if restrict == "residual" else None)
         kernels = prolongation_kernel or [4] * (levels - 1)
         self.P = nn.ModuleList(Prolongation(u_channels, padding, kernels[l]) for l in range(levels - 1))
-        self.norms = nn.ModuleList(
-            nn.GroupNorm(1, u_channels) if norm == "group" else nn.Identity()
-            for _ in range(levels - 1))
+        self.norms = nn.ModuleList(_norm(norm, u_channels, norm_grid, l) for l in range(levels - 1))
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
         us: list[torch.Tensor] = []
@@ -201,6 +196,16 @@ class VCycle(nn.Module):
         return u
 
 
+def _norm(kind: str, channels: int, grid: Sequence[int] | None, level: int) -> nn.Module:
+    """The norm after the coarse correction of ``level``: GroupNorm(1, C), the official NS model's
+    LayerNorm([C, X / 2^l, Y / 2^l]) of the grid ``grid`` (a per-point affine map), or none."""
+    if kind == "group":
+        return nn.GroupNorm(1, channels)
+    if kind == "layer":
+        return nn.LayerNorm([channels, *(-(-int(n) // 2 ** level) for n in grid)])
+    return nn.Identity()
+
+
 def _per_level(value: int | Sequence[int] | None, n: int, default: list[int], name: str) -> list[int]:
     if value is None:
         return default
@@ -219,8 +224,9 @@ class MgNO(OperatorModel):
     Hyperparameters: ``width`` (u channels per layer), ``layers`` (V-cycle layers), ``levels``
     (grids per V-cycle, L), ``pre_smooth`` (int or list of L; default [1]*(L-1) + [2]),
     ``post_smooth`` (int or list of L-1; default 0), ``restrict`` ("residual" | "source"),
-    ``residual`` (add the last input frame to every output frame), ``norm`` ("none" | "group"),
-    ``activation`` (gelu | relu | tanh | silu), ``conv_bias`` (biases in A and S),
+    ``residual`` (add the last input frame to every output frame), ``norm`` ("none" | "group" |
+    "layer", the last with ``norm_grid``, the [X, Y] grid it is tied to), ``branch`` (the 1x1 branch B
+    of each layer), ``activation`` (gelu | relu | tanh | silu), ``conv_bias`` (biases in A and S),
     ``prolongation_kernel`` (3 or 4, or a list of L-1 of them: the transposed-conv kernel of the
     prolongation onto level l; default 4; 3 also reaches odd grids).
     """
@@ -230,7 +236,8 @@ class MgNO(OperatorModel):
                  pre_smooth: int | Sequence[int] | None = None,
                  post_smooth: int | Sequence[int] | None = None, restrict: str = "residual",
                  residual: bool = False, norm: str = "none", activation: str = "gelu",
-                 conv_bias: bool = False, prolongation_kernel: int | Sequence[int] | None = None) -> None:
+                 conv_bias: bool = False, prolongation_kernel: int | Sequence[int] | None = None,
+                 norm_grid: Sequence[int] | None = None, branch: bool = True) -> None:
         super().__init__(in_steps, in_channels, out_steps, out_channels, padding)
         if width < 1 or layers < 1 or levels < 1:
             raise ValueError(f"MgNO: width, layers and levels must be >= 1, got "
@@ -239,6 +246,9 @@ class MgNO(OperatorModel):
             raise ValueError(f"MgNO: restrict must be one of {_RESTRICT}, got {restrict!r}")
         if norm not in _NORMS:
             raise ValueError(f"MgNO: norm must be one of {_NORMS}, got {norm!r}")
+        if (norm == "layer") != (norm_grid is not None) or (norm_grid is not None and len(norm_grid) != 2):
+            raise ValueError(f"MgNO: norm='layer' needs norm_grid=[X, Y] (the grid its LayerNorms are tied to), "
+                             f"and norm_grid is read only then; got norm={norm!r}, norm_grid={norm_grid!r}")
         if activation not in _ACTIVATIONS:
             raise ValueError(f"MgNO: activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
         if residual and in_channels != out_channels:
@@ -260,12 +270,14 @@ class MgNO(OperatorModel):
         self.prolongation_kernel = kernels
         self.residual = bool(residual)
         self.pre_smooth, self.post_smooth = pre, post
+        self.norm_grid = None if norm_grid is None else tuple(int(n) for n in norm_grid)
 
         f_channels = [self.flat_in_channels] + [width] * (layers - 1)
         self.cycles = nn.ModuleList(
-            VCycle(c_f, width, levels, pre, post, restrict, padding, norm, conv_bias, kernels)
+            VCycle(c_f, width, levels, pre, post, restrict, padding, norm, conv_bias, kernels, norm_grid)
             for c_f in f_channels)
-        self.B = nn.ModuleList(nn.Conv2d(c_f, width, kernel_size=1, bias=True) for c_f in f_channels)
+        self.B = (nn.ModuleList(nn.Conv2d(c_f, width, kernel_size=1, bias=True) for c_f in f_channels)
+                  if branch else None)
         self.act = _ACTIVATIONS[activation]()
         self.out = nn.Conv2d(width, self.flat_out_channels, kernel_size=1, bias=False)
 
@@ -275,6 +287,9 @@ class MgNO(OperatorModel):
 
     def check_grid(self, shape: tuple[int, int]) -> None:
         h, w = shape
+        if self.norm_grid is not None and tuple(shape) != self.norm_grid:
+            raise ValueError(f"MgNO with norm='layer' is tied to the {self.norm_grid[0]}x{self.norm_grid[1]} grid "
+                             f"(model.net.norm_grid), got {h}x{w}: use norm='group' to run at any resolution")
         s = self.coarsest_stride
         if 3 in self.prolongation_kernel:
             self._check_odd_grid(shape)
@@ -301,8 +316,8 @@ class MgNO(OperatorModel):
     def forward(self, x: torch.Tensor, cond: dict | None = None) -> torch.Tensor:
         u = self.flatten_time(x)
         self.check_grid(tuple(u.shape[-2:]))
-        for W, B in zip(self.cycles, self.B):
-            u = self.act(W(u) + B(u))
+        for i, W in enumerate(self.cycles):
+            u = self.act(W(u) + self.B[i](u) if self.B is not None else W(u))
         y = self.unflatten_time(self.out(u))
         if self.residual:
             y = y + x[:, -1:]

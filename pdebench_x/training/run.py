@@ -45,9 +45,12 @@ def build_task(cfg: DictConfig, dm: PDEDataModule) -> OperatorTask:
     mean, std = dm.stats
     stats = {"mean": {k: float(v) for k, v in mean.items()}, "std": {k: float(v) for k, v in std.items()}}
     spec = dict(dm.spec.__dict__)
-    return OperatorTask(net=OmegaConf.to_container(cfg.model.net, resolve=True),
+    task = OperatorTask(net=OmegaConf.to_container(cfg.model.net, resolve=True),
                         recipe=OmegaConf.to_container(cfg.model.recipe, resolve=True),
                         spec=spec, stats=stats, model_name=cfg.model.name)
+    if task.needs_point_stats:
+        task.fit_point_stats(*dm.point_stats())
+    return task
 
 
 def build_loggers(cfg: DictConfig, run_dir: Path) -> list:

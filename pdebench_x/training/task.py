@@ -9,9 +9,12 @@ Normalisation (``recipe.normalization``): ``dataset`` (default) normalises the i
 train split's per-channel statistics and the predictions with the targets'; ``per_sample`` (PROSE-
 FD's ``normalize: meanvar``) normalises every window of a sample, per channel, with the mean and
 standard deviation of that window alone, its targets with the same statistics (see
-:class:`WindowNormalizer`); ``none`` feeds the fields as they are (mean 0, std 1). Predictions are decoded to physical units. The loss is computed in
-the space the recipe names (``normalized``: the units the model works in); every metric in
-physical units.
+:class:`WindowNormalizer`); ``none`` feeds the fields as they are (mean 0, std 1); ``per_point``
+uses the train split's mean and standard deviation at each grid point (FNO's and MgNO's
+``UnitGaussianNormalizer``; it ties the model to its grid). ``recipe.input_normalization``, where
+set, normalises the inputs otherwise (MgNO's rough Darcy run: raw coefficient in, scaled output).
+Predictions are decoded to physical units. The loss is computed in the space the recipe names
+(``normalized``: the units the model works in); every metric in physical units.
 
 Time-dependent data: the model maps ``in_steps`` frames to ``out_steps`` frames and is
 rolled out autoregressively over the whole horizon for validation and test. Training is
@@ -26,11 +29,12 @@ import time
 from typing import Any, Mapping
 
 import lightning as L
+import numpy as np
 import torch
 from hydra.utils import instantiate
 
 from pdebench_x.data.datamodule import ProblemSpec
-from pdebench_x.data.normalization import ChannelNormalizer
+from pdebench_x.data.normalization import ChannelNormalizer, PointNormalizer
 from pdebench_x.evaluation.gather import gather_accumulator
 from pdebench_x.core.processes import gather_objects, strided_order, sum_over_processes
 from pdebench_x.training.losses import build_loss
@@ -41,7 +45,7 @@ from pdebench_x.training.optim import build_optimizer, build_scheduler, schedule
 log = logging.getLogger(__name__)
 
 TRAIN_MODES = ("one_step", "unroll")
-NORMALIZATIONS = ("dataset", "per_sample", "none")
+NORMALIZATIONS = ("dataset", "per_sample", "none", "per_point")
 
 
 class WindowNormalizer:
@@ -76,13 +80,17 @@ class OperatorTask(L.LightningModule):
         self.recipe = dict(recipe)
         self.model_name = model_name
         self.model = instantiate(dict(net), **self.spec.model_kwargs())
-        mean, std = stats["mean"], stats["std"]
-        if self.recipe.get("normalization") == "none":  # raw fields (FNO's 1D Burgers script)
-            mean, std = {c: 0.0 for c in mean}, {c: 1.0 for c in std}
-        self.in_norm = ChannelNormalizer([mean[c] for c in self.spec.input_channels],
-                                         [std[c] for c in self.spec.input_channels])
-        self.out_norm = ChannelNormalizer([mean[c] for c in self.spec.target_channels],
-                                          [std[c] for c in self.spec.target_channels])
+        self.normalization = self.recipe.get("normalization", "dataset")
+        if self.normalization not in NORMALIZATIONS:
+            raise ValueError(f"recipe.normalization must be one of {NORMALIZATIONS}, got {self.normalization!r}")
+        input_normalization = self.recipe.get("input_normalization") or self.normalization
+        if input_normalization not in NORMALIZATIONS or (self.normalization == "per_sample") != (
+                input_normalization == "per_sample"):
+            raise ValueError(f"recipe.input_normalization must be one of {NORMALIZATIONS} (or null: as "
+                             f"recipe.normalization), and per_sample for both or neither; got {input_normalization!r} "
+                             f"with recipe.normalization={self.normalization!r}")
+        self.in_norm = self._normalizer(input_normalization, self.spec.input_channels, stats)
+        self.out_norm = self._normalizer(self.normalization, self.spec.target_channels, stats)
         self.loss_fn = build_loss(self.recipe.get("loss", "rel_l2"), **dict(self.recipe.get("loss_kwargs") or {}))
         # The validation quantities (one of them selects the checkpoint): val/loss with
         # recipe.val_loss (null: the training loss), val/rollout_loss with recipe.rollout_loss in
@@ -98,9 +106,6 @@ class OperatorTask(L.LightningModule):
             raise ValueError(f"recipe.train_mode must be one of {TRAIN_MODES}, got {self.train_mode!r}")
         if self.spec.kind == "rollout" and self.spec.input_channels != self.spec.target_channels:
             raise ValueError("a rollout feeds predictions back: input and target channels must match")
-        self.normalization = self.recipe.get("normalization", "dataset")
-        if self.normalization not in NORMALIZATIONS:
-            raise ValueError(f"recipe.normalization must be one of {NORMALIZATIONS}, got {self.normalization!r}")
         if self.normalization == "per_sample" and self.spec.input_channels != self.spec.target_channels:
             raise ValueError(
                 "recipe.normalization=per_sample normalises the targets with the statistics of the input window, "
@@ -114,6 +119,27 @@ class OperatorTask(L.LightningModule):
         #: (K, seed) of the per-instance solvers' test instances (set by whoever runs the test:
         #: training, the scorer); the test summary then gains the K-instance section. None: none.
         self.instance_choice: tuple[int, int | None] | None = None
+
+    def _normalizer(self, kind: str, channels, stats: Mapping[str, Any]):
+        """The normaliser of ``channels`` for ``recipe.[input_]normalization`` = ``kind``: the train split's
+        per-channel statistics (``dataset``, and ``per_sample``, whose window statistics replace them when
+        the model is called), the identity (``none``: the raw fields), or an empty per-point normaliser
+        (``per_point``) that :meth:`fit_point_stats` or the checkpoint fills."""
+        if kind == "per_point":
+            return PointNormalizer(len(channels), self.spec.spatial_shape)
+        if kind == "none":
+            return ChannelNormalizer([0.0] * len(channels), [1.0] * len(channels))
+        return ChannelNormalizer([stats["mean"][c] for c in channels], [stats["std"][c] for c in channels])
+
+    @property
+    def needs_point_stats(self) -> bool:
+        return any(isinstance(norm, PointNormalizer) for norm in (self.in_norm, self.out_norm))
+
+    def fit_point_stats(self, mean: Mapping[str, Any], std: Mapping[str, Any]) -> None:
+        """Fit the per-point normalisers from {channel: [X, Y]} statistics of the train split."""
+        for norm, channels in ((self.in_norm, self.spec.input_channels), (self.out_norm, self.spec.target_channels)):
+            if isinstance(norm, PointNormalizer):
+                norm.fit(np.stack([mean[c] for c in channels]), np.stack([std[c] for c in channels]))
 
     # -- prediction ------------------------------------------------------------------------------
     @property
