@@ -25,8 +25,8 @@ carries every seed's learning curve (the board marks seeds still improving at th
 The per-instance solvers are fitted on the K test instances of the official split and, afresh, on
 the same K instances of the dataset's out-of-distribution and long-horizon splits (run directories
 ``<dataset>_<model>_seed0_ood`` / ``_long``), so their records carry those tracks as the operator
-learners' do. Records are never overwritten unless --replace is given, which removes only the records of the
-solvers this script produces, before scoring them again.
+learners' do. Records are never overwritten unless --replace is given, which first moves the records of the
+solvers this script produces (on the datasets asked for) to <out>/replaced_records/<time>/, then scores them again.
 """
 from __future__ import annotations
 
@@ -88,15 +88,38 @@ def train(dataset: str, model: str, seed: int, budget: list[str], out: Path, ext
     return run_dir
 
 
-def publish(record: dict, board_dir: Path, replace: bool) -> None:
-    """Add ``record`` to the board; an existing record of the solver is kept unless ``replace``."""
+def produced_models(dataset: str, models: list[str] | None) -> list[str]:
+    """The solvers this script scores on ``dataset``: ``models``, or every operator learner that supports
+    it and then its per-instance solvers."""
+    if models:
+        return list(models)
+    return [*list_models("operator", family=dataset), *list_models("per_instance", family=dataset)]
+
+
+def set_aside(board_dir: Path, datasets: list[str], models: list[str] | None, into: Path) -> list[Path]:
+    """Move the board's records that this run regenerates (the small records of :func:`produced_models`
+    on ``datasets``) into ``into``, before anything is
+    scored: the board must stay consistent for each new record to be added (a changed track
+    fingerprint makes every old record of its dataset invalid at once), and the old records stay on
+    disk (and in git) if the run stops."""
+    from pdebench_x.leaderboard import store
+    moved = []
+    for dataset in datasets:
+        for path in sorted(store.submissions_dir(board_dir).glob(f"{dataset}_small__*.json")):
+            if path.stem.split("__", 1)[1].lower() in {m.lower() for m in produced_models(dataset, models)}:
+                into.mkdir(parents=True, exist_ok=True)
+                moved.append(path.rename(into / path.name))
+    return moved
+
+
+def publish(record: dict, board_dir: Path) -> None:
+    """Add ``record`` to the board; an existing record of the solver is kept (``--replace`` has set
+    the records it regenerates aside before scoring)."""
     from pdebench_x.leaderboard import store
     target = store.submissions_dir(board_dir) / store.record_filename(record)
     if target.exists():
-        if not replace:
-            print(f"[make_board] {target} exists; kept (pass --replace to regenerate it)", flush=True)
-            return
-        target.unlink()
+        print(f"[make_board] {target} exists; kept (pass --replace to regenerate it)", flush=True)
+        return
     path = store.add_record(record, board_dir)
     agg = (record["aggregate"].get("overall") or {}).get("nrmse") or {}
     summary = f"nRMSE {agg['mean']:.4g} ± {agg['std']:.2g}" if agg.get("mean") is not None else record["status"]
@@ -112,7 +135,8 @@ def main(argv=None) -> int:
     budget.add_argument("--cpu-budget", type=float, default=CPU_BUDGET, help="process CPU seconds of training a seed")
     budget.add_argument("--epochs", type=int, help="train a fixed number of epochs instead of a CPU budget")
     p.add_argument("--out", type=Path, help="run directories (default: outputs/board_runs_<budget>)")
-    p.add_argument("--replace", action="store_true", help="replace this script's existing records")
+    p.add_argument("--replace", action="store_true", help="replace this script's existing records (set aside first, "
+                   "in <out>/replaced_records/<time>/)")
     p.add_argument("--extra", nargs="*", default=[], help="more train.py overrides (change the setting label too)")
     args = p.parse_args(argv)
 
@@ -125,13 +149,17 @@ def main(argv=None) -> int:
     budget = budget_overrides(args.cpu_budget, args.epochs)
     tag = f"epochs{args.epochs}" if args.epochs is not None else f"cpu{args.cpu_budget:g}s"
     out = args.out or REPO / "outputs" / f"board_runs_{tag}"
+    if args.replace:
+        aside = out / "replaced_records" / time.strftime("%Y%m%d-%H%M%S")
+        for path in set_aside(board_dir, args.datasets, args.models, aside):
+            print(f"[make_board] {path.name} set aside in {aside} (--replace)", flush=True)
     for dataset in args.datasets:
         for model in args.models or list(list_models("operator", family=dataset)):
             runs = [train(dataset, model, s, budget, out, args.extra) for s in args.seeds]
             setting = (f"small: {dataset} small preset, {budget_label(args.cpu_budget, args.epochs)}, "
                        "`benchmarks/make_board.py`")
             publish(scoring.score_runs(runs, fps, default_data_root(), setting=setting, dataset=f"{dataset}_small"),
-                    board_dir, args.replace)
+                    board_dir)
         if args.models:
             continue
         # The per-instance solvers, fitted afresh on the K test instances with their own iteration
@@ -146,7 +174,7 @@ def main(argv=None) -> int:
                     if track is not None:
                         runs.append(train(dataset, model, 0, track_overrides(track), out, args.extra, track=kind))
             publish(scoring.score_runs(runs, fps, default_data_root(), dataset=f"{dataset}_small"),
-                    board_dir, args.replace)
+                    board_dir)
     readme, page = board.build(board_dir)
     print(f"[make_board] board written: {readme}, {page}", flush=True)
     return 0

@@ -188,6 +188,14 @@ def test_trained_horizon_is_the_official_splits_last_time_and_the_long_splits_ru
     record["long_horizon"]["trained_until"] = 5.0
     with pytest.raises(fpm.FingerprintMismatch, match="trained to t = 5, but the official ns_small split ends at t = 20"):
         store.check_fingerprint(record, fps)
+    # scores made on another long-horizon (or OOD) split than the board's are refused, as the main split's
+    for track, section in fpm.TRACK_SECTIONS.items():
+        stale = copy.deepcopy(record)
+        stale["long_horizon"]["trained_until"] = 20.0
+        stale[section]["fingerprint"] = "0" * 64
+        with pytest.raises(fpm.FingerprintMismatch, match=f"{section} scores of fno refer to a {track} split with "
+                                                          "fingerprint 000000000000.*re-score"):
+            store.check_fingerprint(stale, fps)
 
 
 # ------------------------------------------------------------------------------------------
@@ -979,6 +987,27 @@ def test_out_of_distribution_track_is_scored_checked_and_shown(env, tmp_path):
     assert fmt(ratio) in md and 'data-key="ood_ratio"' in page
 
 
+def test_a_track_split_keeps_the_first_samples_of_its_preset_bit_for_bit(tmp_path, monkeypatch):
+    """The long-horizon split keeps fewer test problems than its preset (TRACK_TEST_SAMPLES: the
+    rollout is the cost of scoring a record): the first ones, whose initial frames are those of the
+    official split bit for bit (each sample has its own seed); a per-instance run on the track is put
+    on that split by the track's overrides, test size included. The shipped long splits keep 4."""
+    monkeypatch.setitem(fpm.TRACK_TEST_SAMPLES, "long", 2)
+    cfg = compose_cfg(NS_TINY, tmp_path / "data")
+    official = fpm.make_fingerprint(cfg.data, tmp_path / "data", zero_shot=False, progress=False, measure_samples=1)
+    long = fpm.make_track_fingerprint(cfg.data, tmp_path / "data", "long", progress=False)
+    assert long["test"]["n_samples"] == 2 and long["plan"]["sizes"]["test"] == 2 and official["test"]["n_samples"] == 3
+    assert long["test"]["inputs_sha256_per_sample"] == official["test"]["inputs_sha256_per_sample"][:2]
+    assert long["track"]["sizes"] == {"test": 2} and "first 2 of the 3 test problems" in long["track"]["shift"]
+    assert fpm.track_overrides(long) == ["data.generator.n_steps=200", "data.sizes.test=2"]
+    run_cfg = compose_cfg(NS_TINY + fpm.track_overrides(long), tmp_path / "data")
+    assert plan_name(run_cfg) == long["dataset"]
+    fps = store.fingerprints_dir(REPO / "leaderboard")
+    for name in ("ns_small", "swe_small"):
+        shipped = fpm.load_track(fps, name, "long")
+        assert shipped["test"]["n_samples"] == 4 and shipped["track"]["sizes"] == {"test": 4}, name
+
+
 def test_long_horizon_track_rolls_a_model_far_past_its_horizon(tmp_path):
     """An (untrained) FNO on the tiny NS set, rolled out on the long-horizon split of the small
     preset (200 steps instead of the trained 5): scored frame by frame, never dropped."""
@@ -1226,3 +1255,21 @@ def test_board_marks_solvers_given_the_equation():
     assert given_equation(rec(True)) and not given_equation(rec(False)) and not given_equation(rec(None))
     assert not given_equation(rec(True, flag=False)) and given_equation(rec(None, flag=True))
     assert not given_equation({"solver": {"name": "n/a"}, "seeds": []})
+
+
+def test_same_k_track_columns_use_the_track_splits_own_instances():
+    """The long-horizon split holds 4 problems, the official one 25: the per-instance solvers' K = 4
+    long-horizon fits are drawn among the 4 (all of them), not at the official K indices. The same-K
+    table's long-horizon column reads each operator learner's per-sample valid times at those, so both
+    kinds are compared on the same problems (shipped ns_small records)."""
+    from pdebench_x.leaderboard.board.tables import same_k_tables
+    records = [rec for _, rec in store.load_board(REPO / "leaderboard")]
+    group = same_k_tables(records)["ns_small"][0]
+    pig = next(r for r in records if r["dataset"]["name"] == "ns_small" and r["solver"]["name"] == "pig")
+    long_k = pig["long_horizon"]["instances"]["indices"]
+    assert long_k == [0, 1, 2, 3] and long_k != group["indices"]
+    rows = {r["solver"]: r for r in group["rows"]}
+    assert rows["pig"]["valid_time_k"] == pytest.approx(pig["long_horizon"]["valid_time"]["mean"])
+    fno = next(r for r in records if r["dataset"]["name"] == "ns_small" and r["solver"]["name"] == "fno")
+    want = np.mean([np.mean([s["long_horizon"]["valid_time_per_sample"][i] for i in long_k]) for s in fno["seeds"]])
+    assert rows["fno"]["valid_time_k"] == pytest.approx(want)

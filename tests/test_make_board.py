@@ -24,3 +24,20 @@ def test_the_cpu_budget_is_what_ends_training():
 def test_the_old_epoch_setting_stays_available():
     assert make_board.budget_overrides(240.0, 2) == ["trainer.max_epochs=2"]
     assert make_board.budget_label(None, 2) == "2 epochs on CPU"
+
+
+def test_replace_sets_the_regenerated_records_aside_before_scoring(tmp_path):
+    """--replace moves this script's records of the datasets asked for out of the board first (a changed
+    track fingerprint invalidates them all at once, and a new record is only added to a consistent
+    board); others' records and other datasets stay, and nothing is deleted."""
+    shipped = REPO / "leaderboard" / "submissions"
+    board = tmp_path / "board"
+    (board / "submissions").mkdir(parents=True)
+    for name in ("ns_small__fno.json", "ns_small__pinn.json", "darcy_small__fno.json"):
+        (board / "submissions" / name).write_bytes((shipped / name).read_bytes())
+    (board / "submissions" / "ns_small__my-solver.json").write_text("{}")   # a submission: not ours to replace
+    moved = make_board.set_aside(board, ["ns"], None, tmp_path / "aside")
+    assert sorted(p.name for p in moved) == ["ns_small__fno.json", "ns_small__pinn.json"]
+    assert sorted(p.name for p in (board / "submissions").iterdir()) == ["darcy_small__fno.json", "ns_small__my-solver.json"]
+    assert (tmp_path / "aside" / "ns_small__fno.json").read_bytes() == (shipped / "ns_small__fno.json").read_bytes()
+    assert [p.name for p in make_board.set_aside(board, ["darcy"], ["unet"], tmp_path / "aside")] == []

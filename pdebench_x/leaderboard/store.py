@@ -14,8 +14,8 @@ import re
 from pathlib import Path
 from typing import Any, Mapping
 
-from pdebench_x.leaderboard.fingerprint import (TRACKS, FingerprintMismatch, FingerprintMissing, load_fingerprint,
-                                               trained_horizon)
+from pdebench_x.leaderboard.fingerprint import (TRACK_SECTIONS, TRACKS, FingerprintMismatch, FingerprintMissing,
+                                               load_fingerprint, load_track, trained_horizon)
 from pdebench_x.leaderboard.checks import ARTIFACT_HASHES
 from pdebench_x.leaderboard.schema import RecordError, dump_record, load_record, validate_record
 
@@ -123,6 +123,17 @@ def check_fingerprint(record: Mapping[str, Any], fp_dir: str | Path) -> None:
     if zs and zs.get("fingerprint") != fp["id"]:
         raise FingerprintMismatch(f"the zero-shot scores of {record['solver']['name']} refer to fingerprint "
                                   f"{str(zs.get('fingerprint'))[:12]}..., not the official {fp['id'][:12]}...")
+    for track, section in TRACK_SECTIONS.items():
+        scored = (record.get(section) or {}).get("fingerprint")
+        if scored is None:
+            continue
+        split = load_track(fp_dir, record["dataset"]["name"], track)
+        if split is None or scored != split["id"]:
+            now = "has none" if split is None else f"is {split['id'][:12]}..."
+            raise FingerprintMismatch(f"the {section} scores of {record['solver']['name']} refer to a {track} split with "
+                                      f"fingerprint {str(scored)[:12]}..., but the board's {track} split of "
+                                      f"{record['dataset']['name']} {now}: re-score the solver with this version of "
+                                      "score.py")
     until = (record.get("long_horizon") or {}).get("trained_until")
     if until is not None:
         horizon = trained_horizon(fp)

@@ -185,30 +185,44 @@ def _rank_by_paired_tests(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 KIND_LABEL = {"per_instance": "per-instance", "operator": "operator", "external": "operator (external)"}
 
 
-def _track_on_k(rec: Mapping[str, Any], indices: Sequence[int]) -> dict[str, float | None]:
-    """The OOD nRMSE and the long-horizon valid time on the K instances ``indices`` of the track splits:
-    a per-instance solver's own track sections (fitted there on those K), an operator learner's
-    per-sample track scores at those indices averaged over its seeds (None where a record lacks them)."""
+def _track_instances(group: Sequence[Mapping[str, Any]], official: Sequence[int]) -> dict[str, list[int]]:
+    """{"ood": indices, "long": indices}: the K instances of each track split that the group's per-instance
+    solvers were fitted on (a track split may hold fewer problems than the official one, so its K are
+    drawn among its own); the official ``official`` where none says."""
+    out = {}
+    for track, section in (("ood", "ood"), ("long", "long_horizon")):
+        fitted = [list(((r.get(section) or {}).get("instances") or {}).get("indices") or []) for r in group
+                  if r["solver"]["kind"] == "per_instance"]
+        out[track] = next((f for f in fitted if f), list(official))
+    return out
+
+
+def _track_on_k(rec: Mapping[str, Any], indices: Mapping[str, Sequence[int]]) -> dict[str, float | None]:
+    """The OOD nRMSE and the long-horizon valid time on the K instances of the track splits (``indices``:
+    per track, :func:`_track_instances`): a per-instance solver's own track sections (fitted there on
+    those K), an operator learner's per-sample track scores at those indices averaged over its seeds
+    (None where a record lacks them)."""
     out: dict[str, float | None] = {"ood_k": None, "valid_time_k": None}
-    if rec.get("status", "ok") != "ok":
+    if rec.get("status", "ok") != "ok" or not indices:
         return out
     if rec["solver"]["kind"] == "per_instance":
         ood, long = rec.get("ood") or {}, rec.get("long_horizon") or {}
-        if ood and list((ood.get("instances") or {}).get("indices") or []) == list(indices):
+        if ood and list((ood.get("instances") or {}).get("indices") or []) == list(indices["ood"]):
             out["ood_k"] = _stat(ood["aggregate"], PRIMARY_METRIC)[0]
-        if long and list((long.get("instances") or {}).get("indices") or []) == list(indices):
+        if long and list((long.get("instances") or {}).get("indices") or []) == list(indices["long"]):
             out["valid_time_k"] = long["valid_time"]["mean"]
         return out
 
-    def at_k(values: Sequence[float | None] | None) -> float | None:
-        if not values or max(indices, default=len(values)) >= len(values) or \
-                any(values[i] is None for i in indices):
+    def at_k(values: Sequence[float | None] | None, chosen: Sequence[int]) -> float | None:
+        if not values or max(chosen, default=len(values)) >= len(values) or \
+                any(values[i] is None for i in chosen):
             return None
-        return math.fsum(values[i] for i in indices) / len(indices)
+        return math.fsum(values[i] for i in chosen) / len(chosen)
 
-    for key, get in (("ood_k", lambda s: ((s.get("ood") or {}).get("per_sample") or {}).get(PRIMARY_METRIC)),
-                     ("valid_time_k", lambda s: (s.get("long_horizon") or {}).get("valid_time_per_sample"))):
-        per_seed = [at_k(get(seed)) for seed in rec["seeds"]]
+    for key, track, get in (
+            ("ood_k", "ood", lambda s: ((s.get("ood") or {}).get("per_sample") or {}).get(PRIMARY_METRIC)),
+            ("valid_time_k", "long", lambda s: (s.get("long_horizon") or {}).get("valid_time_per_sample"))):
+        per_seed = [at_k(get(seed), indices[track]) for seed in rec["seeds"]]
         if per_seed and None not in per_seed:
             out[key] = math.fsum(per_seed) / len(per_seed)
     return out
@@ -233,7 +247,7 @@ def _fit_cpu_per_instance(rec: Mapping[str, Any]) -> float | None:
     return math.fsum(cpu) / len(cpu) / k
 
 
-def _same_k_row(rec: Mapping[str, Any], indices: Sequence[int] = ()) -> dict[str, Any]:
+def _same_k_row(rec: Mapping[str, Any], track_indices: Mapping[str, Sequence[int]] | None = None) -> dict[str, Any]:
     block = rec.get("instances") or {}
     agg = block.get("aggregate")
     per_instance = rec["solver"]["kind"] == "per_instance" and rec["source"] == "run"
@@ -260,7 +274,7 @@ def _same_k_row(rec: Mapping[str, Any], indices: Sequence[int] = ()) -> dict[str
         # process CPU seconds of one fit + prediction (per-instance solvers), as the solver's cost curve is timed
         "cpu_seconds_per_instance": _fit_cpu_per_instance(rec) if per_instance and applicable else None,
         "n_seeds": len(rec["seeds"]),
-        **_track_on_k(rec, indices),
+        **_track_on_k(rec, track_indices or {}),
     }
 
 
@@ -292,7 +306,8 @@ def same_k_tables(records: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[s
             members = [r for r in per_instance + full
                        if key is not None and r.get("instances") and tuple(r["instances"]["indices"]) == key]
             block = members[0]["instances"] if members else {}
-            rows = sorted((_same_k_row(r, key or ()) for r in members), key=lambda r: (r["mean"], r["solver"].lower()))
+            tracks = _track_instances(members, key or ())
+            rows = sorted((_same_k_row(r, tracks) for r in members), key=lambda r: (r["mean"], r["solver"].lower()))
             rows += sorted((_same_k_row(r) for r in na), key=lambda r: r["solver"].lower())
             missing = sorted(r["solver"]["name"] for r in full if r not in members)
             groups.append({"k": block.get("k"), "seed": block.get("seed"), "indices": list(key or []),
