@@ -15,15 +15,16 @@ The small setting: each dataset's small preset as shipped, every seed trained un
 is validated and the checkpoint best on validation is tested), so that the ranking compares
 solvers at equal compute, not at equal epochs. CPU time, not wall time: on a shared machine the
 wall time moves with the load, the CPU time much less. The default, 120 s a seed with torch's
-two threads on the 2-core development machine, is chosen so that the whole board takes about two
-hours there: 3 datasets x 5 operator learners x 3 seeds = 45 seeds at about 0.8 s of wall time per
-CPU second in fit plus ~7 s of start-up and test each (measured: 160-240 s of wall for 240 s of
-CPU, 2026-12-06), then the per-instance solvers' fixed-iteration fits (on the official, OOD and
-long-horizon splits: about 40 minutes) and the scoring; the wall time of each rebuild is recorded
+two threads on the 2-core development machine, halved the first choice (240 s: about 3.5 h for the
+board); measured there, the whole board takes about 2.4 hours (2026-12-06: 3 datasets x 5 operator
+learners x 3 seeds = 45 seeds of 73-150 s of wall each, the per-instance solvers' fixed-iteration
+fits on the official, OOD and long-horizon splits, about 45 minutes, and the scoring, 20-25
+minutes); a 90 s budget would bring it to about two hours. The phases and their wall times are
 in benchmarks/README.md. Each record states its budget and
 carries every seed's learning curve (the board marks seeds still improving at the end).
 The per-instance solvers are fitted on the K test instances of the official split and, afresh, on
-the same K instances of the dataset's out-of-distribution and long-horizon splits (run directories
+K instances of the dataset's out-of-distribution split (the same indices) and long-horizon split (its
+4 problems, all of them), as the operator learners are scored there (run directories
 ``<dataset>_<model>_seed0_ood`` / ``_long``), so their records carry those tracks as the operator
 learners' do. Records are never overwritten unless --replace is given, which first moves the records of the
 solvers this script produces (on the datasets asked for) to <out>/replaced_records/<time>/, then scores them again.
