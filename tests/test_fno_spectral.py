@@ -41,3 +41,27 @@ def test_the_adapter_builds_it():
     assert all(isinstance(conv, CentredSpectralConv) for conv in net.net.fno_blocks.convs)
     with torch.no_grad():
         assert net(torch.randn(2, 1, 1, 17, 17)).shape == (2, 1, 1, 17, 17)
+
+
+def test_batch_norm_blocks_normalise_the_sum_then_activate():
+    """block_norm='batch' (fourier_2d_time.py): each layer is BatchNorm2d(K u + W u), then ReLU, none
+    after the last; 2 x width parameters a layer more than the package's blocks."""
+    from pdebench_x.models.base import count_parameters
+    kw = dict(n_modes=[8, 6], hidden_channels=6, lifting_channel_ratio=0, projection_channel_ratio=2,
+              use_channel_mlp=False, activation="relu")
+    torch.manual_seed(0)
+    model = FNO(2, 1, 1, 1, "circular", block_norm="batch", **kw).train()
+    assert count_parameters(model) == count_parameters(FNO(2, 1, 1, 1, "circular", **kw)) + 4 * 2 * 6
+    blocks = model.net.fno_blocks
+    seen = {}
+    blocks.norms[0].register_forward_hook(lambda mod, inp, out: seen.update(inp=inp[0], out=out))
+    lifted = {}
+    model.net.lifting.register_forward_hook(lambda mod, inp, out: lifted.update(x=out))
+    model(torch.randn(4, 2, 1, 16, 16))
+    x = lifted["x"]
+    torch.testing.assert_close(seen["inp"], blocks.convs[0](x) + blocks.blocks.fno_skips[0](x))
+    out = seen["out"]   # batch statistics per channel: mean 0, variance 1 (biased) before the affine map
+    torch.testing.assert_close(out.mean(dim=(0, 2, 3)), torch.zeros(6), atol=1e-5, rtol=0)
+    torch.testing.assert_close(out.var(dim=(0, 2, 3), unbiased=False), torch.ones(6), atol=1e-3, rtol=0)
+    with pytest.raises(ValueError, match="use_channel_mlp=false"):
+        FNO(2, 1, 1, 1, "circular", block_norm="batch", n_modes=[8, 6], hidden_channels=6)

@@ -206,10 +206,11 @@ def _fno_ns(horizon: int, last_frame_how: str, data: list[Row]) -> list[Row]:
                                   width="175", layers="94-101", fc0="91", fc12="108-109,135-138", layer="118-132",
                                   relu="121,125,129,137", init="51-53"),
                   "Net2d(SimpleBlock2d)", [24, 22], "modes = 12", TWO_D_MODES, 20, "12", 6.4),
-        kept("parameters", 465_557, 926_517, f"{NS_SCRIPT}:102-105,157-162,246 (count_params, BatchNorm2d included)",
-             "no BatchNorm (the adapter cannot build it: 4 x 40 = 160 parameters); count_parameters counts a complex "
-             "weight once: 460,800 complex spectral weights, 926,357 real numbers, the script's count without "
-             "BatchNorm (test_the_network_has_the_official_real_parameter_count)"),
+        restated("parameters", 465_717, 926_517, f"{NS_SCRIPT}:102-105,157-162,246 (count_params, BatchNorm2d included)",
+                 "count_parameters counts a complex weight once: 460,800 complex spectral weights, 926,517 real "
+                 "numbers, the script's count (test_the_network_has_the_official_real_parameter_count)"),
+        same("model.net.block_norm", "batch", f"{NS_SCRIPT}:102-105,120,124,128,132 (bn(x1 + x2), then ReLU but "
+             "after the last)"),
         restated("model.recipe.loss", "rel_l2_per_field", "LpLoss(size_average=False) summed over the steps",
                  f"{NS_SCRIPT}:251,265-268", "relative L2 per (sample, step) of the one field, averaged: the official "
                  f"sum over batch and steps divided by 20 x {horizon}"),
@@ -295,21 +296,22 @@ def test_every_setting_has_a_row_saying_how_or_why(experiment):
     assert_every_setting_has_a_row(experiment, TABLES[experiment])
 
 
-@pytest.mark.parametrize("experiment,width,lifted,spectral,official", [
-    ("fno_burgers_paper", 64, 2, 64 * 64 * 16 * 2, 549_569),               # weights1 [64, 64, 16, 2]
-    ("fno_darcy_paper", 32, 3, 2 * 32 * 32 * 12 * 12 * 2, 2_368_001),      # weights1, 2 [32, 32, 12, 12, 2]
-    ("fno_ns_paper", 20, 12, 2 * 20 * 20 * 12 * 12 * 2, 926_357),          # the same at width 20, BatchNorm left out
-    ("fno_ns_1e5_paper", 20, 12, 2 * 20 * 20 * 12 * 12 * 2, 926_357),
+@pytest.mark.parametrize("experiment,width,lifted,spectral,batch_norm,official", [
+    ("fno_burgers_paper", 64, 2, 64 * 64 * 16 * 2, False, 549_569),               # weights1 [64, 64, 16, 2]
+    ("fno_darcy_paper", 32, 3, 2 * 32 * 32 * 12 * 12 * 2, False, 2_368_001),      # weights1, 2 [32, 32, 12, 12, 2]
+    ("fno_ns_paper", 20, 12, 2 * 20 * 20 * 12 * 12 * 2, True, 926_517),           # the same at width 20, with BatchNorm
+    ("fno_ns_1e5_paper", 20, 12, 2 * 20 * 20 * 12 * 12 * 2, True, 926_517),
 ])
-def test_the_network_has_the_official_real_parameter_count(experiment, width, lifted, spectral, official):
+def test_the_network_has_the_official_real_parameter_count(experiment, width, lifted, spectral, batch_norm, official):
     """count_params in the scripts counts the (real, imaginary) pair of each spectral weight: per
     layer the spectral weights and a 1x1 convolution (width^2 + width), then fc0 (lifted inputs ->
-    width), fc1 (width -> 128) and fc2 (128 -> 1). fourier_2d_time.py's BatchNorm2d layers (4 x 2 x
-    width) are left out: the adapter cannot build them (the table's parameters row)."""
+    width), fc1 (width -> 128) and fc2 (128 -> 1); fourier_2d_time.py adds a BatchNorm2d per layer
+    (2 x width)."""
     cfg = compose_config([f"experiment={experiment}"])
     net = _network(cfg)
     real = sum(p.numel() * (2 if p.is_complex() else 1) for p in net.parameters())
-    assert real == 4 * spectral + 4 * (width * width + width) + (lifted * width + width) + (width * 128 + 128) + 129
+    assert real == (4 * spectral + 4 * (width * width + width) + (lifted * width + width) + (width * 128 + 128) + 129
+                    + (4 * 2 * width if batch_norm else 0))
     assert real == official
     # the original law: real and imaginary parts uniform on [0, 1 / width^2)
     for conv in net.net.fno_blocks.convs:

@@ -16,12 +16,15 @@ package's channel MLP (``use_channel_mlp: false``) the package applies the activ
 layer but the last: harmless for ReLU (idempotent), not for GELU. ``spectral_init: uniform``
 draws the spectral weights as the original code does (real and imaginary parts
 ``U(0, 1) / (in_channels * out_channels)``) instead of the package's normal law (std
-``sqrt(2 / (in + out))``, about 1000 times larger at width 64).
+``sqrt(2 / (in + out))``, about 1000 times larger at width 64). ``block_norm: batch`` builds the
+original 2D time-dependent script's layers, ``BatchNorm2d(K u + W u)`` then the activation
+(:class:`SumThenBatchNorm`; the package's own norms sit before the sum).
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 from neuralop.layers.spectral_convolution import SpectralConv
 from neuralop.models import FNO as _PackageFNO
 
@@ -64,12 +67,47 @@ class CentredSpectralConv(SpectralConv):
         return y + self.bias if self.bias is not None else y
 
 
+class SumThenBatchNorm(nn.Module):
+    """The FNO blocks of the original 2D scripts (fourier_2d_time.py's SimpleBlock2d): each layer is
+    ``BatchNorm2d(K u + W u)`` and then the activation (none after the last), where the package's
+    FNOBlocks normalise ``K u`` alone before adding ``W u``. Wraps the package's blocks (their
+    spectral convolutions and 1x1 skips), which need no channel MLP."""
+
+    def __init__(self, blocks: nn.Module, channels: int) -> None:
+        super().__init__()
+        if blocks.use_channel_mlp or blocks.fno_skips is None or blocks.norm is not None:
+            raise ValueError("block_norm='batch' builds the original scripts' layer K u + W u: set "
+                             "use_channel_mlp=false, keep the linear skip and no package norm")
+        self.blocks = blocks
+        self.norms = nn.ModuleList(nn.BatchNorm2d(channels) for _ in range(blocks.n_layers))
+
+    @property
+    def n_modes(self):
+        return self.blocks.n_modes
+
+    @property
+    def convs(self):
+        return self.blocks.convs
+
+    def forward(self, x: torch.Tensor, index: int = 0, output_shape=None) -> torch.Tensor:
+        conv = self.blocks.convs[index]
+        skip = conv.transform(self.blocks.fno_skips[index](x), output_shape=output_shape)
+        x = self.norms[index](conv(x, output_shape=output_shape) + skip)
+        return self.blocks.non_linearity(x) if index < self.blocks.n_layers - 1 else x
+
+
 class FNO(OperatorModel):
     def __init__(self, in_steps: int, in_channels: int, out_steps: int, out_channels: int,
                  padding: str = "zeros", n_modes: tuple[int, int] | list[int] = (12, 12),
                  hidden_channels: int = 32, n_layers: int = 4, domain_padding: float | None = None,
-                 activation: str = "gelu", spectral_init: str | None = None, **fno_kwargs) -> None:
+                 activation: str = "gelu", spectral_init: str | None = None, block_norm: str | None = None,
+                 **fno_kwargs) -> None:
         super().__init__(in_steps, in_channels, out_steps, out_channels, padding)
+        if block_norm not in (None, "batch"):
+            raise ValueError(f"block_norm={block_norm!r}: choose null (the package's blocks) or 'batch' (the original "
+                             "2D scripts' BatchNorm2d of K u + W u)")
+        if block_norm == "batch" and len(tuple(n_modes)) != 2:
+            raise ValueError("block_norm='batch' is the 2D scripts' BatchNorm2d: give model.net.n_modes two entries")
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation={activation!r}: choose one of {sorted(ACTIVATIONS)}")
         if spectral_init not in (None, "uniform"):
@@ -88,6 +126,8 @@ class FNO(OperatorModel):
                     weight = conv.weight.tensor  # the package's dense (unfactorised) complex weight
                     scale = 1.0 / (weight.shape[0] * weight.shape[1])
                     weight.copy_(torch.complex(torch.rand(weight.shape), torch.rand(weight.shape)) * scale)
+        if block_norm == "batch":
+            self.net.fno_blocks = SumThenBatchNorm(self.net.fno_blocks, hidden_channels)
 
         self.one_dimensional = len(tuple(n_modes)) == 1
 
