@@ -106,8 +106,9 @@ def set_aside(board_dir: Path, datasets: list[str], models: list[str] | None, in
     from pdebench_x.leaderboard import store
     moved = []
     for dataset in datasets:
+        produced = {m.lower() for m in produced_models(dataset, models)}
         for path in sorted(store.submissions_dir(board_dir).glob(f"{dataset}_small__*.json")):
-            if path.stem.split("__", 1)[1].lower() in {m.lower() for m in produced_models(dataset, models)}:
+            if path.stem.split("__", 1)[1].lower() in produced:
                 into.mkdir(parents=True, exist_ok=True)
                 moved.append(path.rename(into / path.name))
     return moved

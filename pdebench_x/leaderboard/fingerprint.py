@@ -371,7 +371,7 @@ def load_track(directory: str | Path, dataset: str, track: str = "ood") -> dict[
 def track_overrides(track: Mapping[str, Any]) -> list[str]:
     """The ``train.py`` overrides that put a run on a track's split (its preset's generator settings
     and test size changed as the track changes them), e.g. ``["data.generator.n_steps=200",
-    "data.sizes.test=8"]``."""
+    "data.sizes.test=4"]``."""
     return ([f"data.generator.{key}={json.dumps(value, separators=(',', ':'))}"
              for key, value in track["track"]["overrides"].items()]
             + [f"data.sizes.{split}={n}" for split, n in (track["track"].get("sizes") or {}).items()])

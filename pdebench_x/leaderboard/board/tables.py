@@ -16,6 +16,7 @@ from pdebench_x.evaluation.long_horizon import nrmse_at_multiples
 from pdebench_x.evaluation.metrics import PRIMARY_METRIC
 from pdebench_x.leaderboard.checks import ARTIFACT_HASHES
 from pdebench_x.leaderboard.costs import break_even, speedup
+from pdebench_x.leaderboard.fingerprint import TRACK_SECTIONS
 from pdebench_x.leaderboard.statistics import (ALPHA, bootstrap_interval, holm, monitored_curve, not_converged_seeds,
                                                paired_p_value, sample_matrix)
 
@@ -190,7 +191,7 @@ def _track_instances(group: Sequence[Mapping[str, Any]], official: Sequence[int]
     solvers were fitted on (a track split may hold fewer problems than the official one, so its K are
     drawn among its own); the official ``official`` where none says."""
     out = {}
-    for track, section in (("ood", "ood"), ("long", "long_horizon")):
+    for track, section in TRACK_SECTIONS.items():
         fitted = [list(((r.get(section) or {}).get("instances") or {}).get("indices") or []) for r in group
                   if r["solver"]["kind"] == "per_instance"]
         out[track] = next((f for f in fitted if f), list(official))
