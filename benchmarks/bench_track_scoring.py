@@ -19,8 +19,9 @@ import time
 from pathlib import Path
 
 from _common import ROOT, header
+from make_board import CPU_BUDGET
 
-RUNS = ROOT / "outputs" / "board_runs_cpu120s"   # make_board.py at its default budget
+RUNS = ROOT / "outputs" / f"board_runs_cpu{CPU_BUDGET:g}s"   # make_board.py's runs at its default budget
 PARTS = ("official", "zero-shot", "OOD", "long horizon")
 
 

@@ -50,7 +50,7 @@ from pdebench_x.core.files import METRICS_FILE
 #: The board's datasets at the small setting (conf/data/<name>.yaml); each is run with every operator
 #: learner whose conf/model/<name>.yaml supports it.
 DATASETS = ["darcy", "ns", "swe"]
-CPU_BUDGET = 120.0
+CPU_BUDGET = 90.0
 #: the epoch cap of a budgeted run: far more than any model reaches within the budget
 MAX_EPOCHS_UNDER_BUDGET = 100_000
 SEEDS = (0, 1, 2)
@@ -71,13 +71,22 @@ def budget_label(cpu_budget: float | None, epochs: int | None) -> str:
     return f"{cpu_budget:g} s of process CPU time a seed ({machine['cpu']}, {machine['cpu_count']} cores)"
 
 
+def resume_override(run_dir: Path) -> str:
+    """The train.py override that continues an interrupted run of ``run_dir`` from its own last
+    checkpoint, or starts afresh. Not ``resume=auto``: that also looks in other directories holding a
+    run of the same config (another ``--out``, a renamed copy) and continues the run there, where
+    this script would not find its metrics."""
+    last = run_dir / "checkpoints" / "last.ckpt"
+    return f"resume={last}" if last.is_file() else "resume=null"
+
+
 def train(dataset: str, model: str, seed: int, budget: list[str], out: Path, extra: list[str], track: str = "") -> Path:
     run_dir = out / f"{dataset}_{model}_seed{seed}{f'_{track}' if track else ''}"
     if (run_dir / METRICS_FILE).exists():
         print(f"[make_board] {run_dir} already trained: reused", flush=True)
         return run_dir
     cmd = [sys.executable, "train.py", f"model={model}", f"data={dataset}", "data.preset=small", f"seed={seed}",
-           *budget, "trainer.enable_progress_bar=false", f"hydra.run.dir={run_dir}", "resume=auto", *extra]
+           *budget, "trainer.enable_progress_bar=false", f"hydra.run.dir={run_dir}", resume_override(run_dir), *extra]
     print(f"[make_board] {' '.join(cmd[1:])}", flush=True)
     start = time.perf_counter()
     subprocess.run(cmd, cwd=REPO, check=True)

@@ -6,6 +6,7 @@ import sys
 
 from conftest import REPO, TINY_TRAIN, compose_config
 from pdebench_x.training.preflight import check_run_settings
+from pdebench_x.training.resume import resolve_resume
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 import make_board  # noqa: E402  (the benchmark script, imported from its folder)
@@ -24,6 +25,22 @@ def test_the_cpu_budget_is_what_ends_training():
 def test_the_old_epoch_setting_stays_available():
     assert make_board.budget_overrides(240.0, 2) == ["trainer.max_epochs=2"]
     assert make_board.budget_label(None, 2) == "2 epochs on CPU"
+
+
+def test_an_interrupted_seed_continues_in_its_own_run_directory_only(tmp_path):
+    """A rerun continues the seed's own last checkpoint, never a run of the same config found in
+    another --out directory (resume=auto would continue that one there, and the script would not
+    find the seed's metrics in its run directory)."""
+    run_dir = tmp_path / "board_runs_cpu90s" / "ns_fno_seed0"
+    other = tmp_path / "board_runs_cpu60s" / "ns_fno_seed0" / "checkpoints"
+    other.mkdir(parents=True)
+    (other / "last.ckpt").write_bytes(b"")
+    run_dir.mkdir(parents=True)
+    assert make_board.resume_override(run_dir) == "resume=null"
+    (run_dir / "checkpoints").mkdir()
+    (run_dir / "checkpoints" / "last.ckpt").write_bytes(b"")
+    cfg = compose_config(TINY_TRAIN + [make_board.resume_override(run_dir)])
+    assert resolve_resume(cfg, run_dir) == (run_dir, run_dir / "checkpoints" / "last.ckpt")
 
 
 def test_replace_sets_the_regenerated_records_aside_before_scoring(tmp_path):
