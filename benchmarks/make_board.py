@@ -6,21 +6,23 @@
     python benchmarks/make_board.py --epochs 2      # the old setting: a fixed number of epochs instead
 
 For each (dataset, model, seed) it runs ``train.py`` (skipped when the run directory already
-holds a finished run, so an interrupted regeneration resumes), scores the seeds together on
-the official test split with the same code as ``score.py``, adds the record to
-leaderboard/submissions/ and rebuilds leaderboard/README.md and index.html.
+holds a finished run, and an interrupted seed continues from its own last checkpoint, so an
+interrupted regeneration resumes; a solver whose record is already on the board is skipped
+altogether), scores the seeds together on the official test split with the same code as
+``score.py``, adds the record to leaderboard/submissions/ and rebuilds leaderboard/README.md and
+index.html.
 
 The small setting: each dataset's small preset as shipped, every seed trained until it has spent
 ``--cpu-budget`` seconds of process CPU time in fit (``+budget.cpu_seconds``; the epoch then ends,
 is validated and the checkpoint best on validation is tested), so that the ranking compares
 solvers at equal compute, not at equal epochs. CPU time, not wall time: on a shared machine the
-wall time moves with the load, the CPU time much less. The default, 120 s a seed with torch's
-two threads on the 2-core development machine, halved the first choice (240 s: about 3.5 h for the
-board); measured there, the whole board takes about 2.4 hours (2026-12-06: 3 datasets x 5 operator
-learners x 3 seeds = 45 seeds of 73-150 s of wall each, the per-instance solvers' fixed-iteration
-fits on the official, OOD and long-horizon splits, about 45 minutes, and the scoring, 20-25
-minutes); a 90 s budget would bring it to about two hours. The phases and their wall times are
-in benchmarks/README.md. Each record states its budget and
+wall time moves with the load, the CPU time much less. The default, 90 s a seed with torch's
+two threads on the 2-core development machine, is chosen so that the whole board regenerates in
+about two hours there: measured 2026-12-07, one ``--replace`` regeneration took 2 h 8 min (3 datasets x
+5 operator learners x 3 seeds = 45 seeds of 64-82 s of wall each, 56 min in all; the per-instance solvers'
+fixed-iteration fits on the official, OOD and long-horizon splits, 54 min; the scoring, 18 min).
+Earlier choices: 240 s (about 3.5 h), 120 s (2.4 h). The phases and their wall times are in
+benchmarks/README.md. Each record states its budget and
 carries every seed's learning curve (the board marks seeds still improving at the end).
 The per-instance solvers are fitted on the K test instances of the official split and, afresh, on
 K instances of the dataset's out-of-distribution split (the same indices) and long-horizon split (its
@@ -123,6 +125,18 @@ def set_aside(board_dir: Path, datasets: list[str], models: list[str] | None, in
     return moved
 
 
+def kept_record(board_dir: Path, dataset: str, model: str) -> Path | None:
+    """The board's record of ``model`` on ``dataset``'s small preset, if there is one: it is kept, so the
+    solver is neither trained nor scored again (``--replace`` has set the records it regenerates aside)."""
+    from pdebench_x.leaderboard import store
+    path = store.submissions_dir(board_dir) / store.record_filename(
+        {"solver": {"name": model}, "dataset": {"name": f"{dataset}_small"}})
+    if not path.exists():
+        return None
+    print(f"[make_board] {path} exists; kept, not trained again (pass --replace to regenerate it)", flush=True)
+    return path
+
+
 def publish(record: dict, board_dir: Path) -> None:
     """Add ``record`` to the board; an existing record of the solver is kept (``--replace`` has set
     the records it regenerates aside before scoring)."""
@@ -166,6 +180,8 @@ def main(argv=None) -> int:
             print(f"[make_board] {path.name} set aside in {aside} (--replace)", flush=True)
     for dataset in args.datasets:
         for model in args.models or list(list_models("operator", family=dataset)):
+            if kept_record(board_dir, dataset, model):
+                continue
             runs = [train(dataset, model, s, budget, out, args.extra) for s in args.seeds]
             setting = (f"small: {dataset} small preset, {budget_label(args.cpu_budget, args.epochs)}, "
                        "`benchmarks/make_board.py`")
@@ -178,6 +194,8 @@ def main(argv=None) -> int:
         # On the dataset's out-of-distribution and long-horizon splits they are fitted afresh on the
         # same K instances (fingerprints/ood/, fingerprints/long/), completing the record's tracks.
         for model in list_models("per_instance", family=dataset):
+            if kept_record(board_dir, dataset, model):
+                continue
             runs = [train(dataset, model, 0, [], out, args.extra)]
             if json.loads((runs[0] / METRICS_FILE).read_text()).get("status", "ok") == "ok":
                 for kind in TRACKS:

@@ -43,6 +43,15 @@ def test_an_interrupted_seed_continues_in_its_own_run_directory_only(tmp_path):
     assert resolve_resume(cfg, run_dir) == (run_dir, run_dir / "checkpoints" / "last.ckpt")
 
 
+def test_a_solver_already_on_the_board_is_not_trained_again(tmp_path):
+    board = tmp_path / "board"
+    (board / "submissions").mkdir(parents=True)
+    assert make_board.kept_record(board, "ns", "fno") is None
+    (board / "submissions" / "ns_small__fno.json").write_text("{}")
+    assert make_board.kept_record(board, "ns", "fno") == board / "submissions" / "ns_small__fno.json"
+    assert make_board.kept_record(board, "swe", "fno") is None
+
+
 def test_replace_sets_the_regenerated_records_aside_before_scoring(tmp_path):
     """--replace moves this script's records of the datasets asked for out of the board first (a changed
     track fingerprint invalidates them all at once, and a new record is only added to a consistent
